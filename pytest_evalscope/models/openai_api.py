@@ -8,6 +8,8 @@
 - Non-streaming requests go through the client's documented low-level `client.post(...)` with the
   raw response, parsed and checked here: the typed `chat.completions.create` walks every message
   through its param transformer and builds pydantic models, about twice the CPU per request.
+- On plain-http endpoints the client's bytes go through `Http11Transport` (models/http11.py), a lean
+  keep-alive transport; the client's retries, timeouts and errors are unchanged.
 - generation_config goes into the request; keys the OpenAI API does not define (top_k,
   repetition_penalty, min_p, ...) travel in `extra_body`. `stream: true` streams with usage.
 """
@@ -23,6 +25,7 @@ from typing import Any
 
 from ..params import ConfigError, did_you_mean, parse_int, parse_seconds
 from .base import ModelAPI, ModelError, ModelOutput
+from .http11 import Http11Transport, lean_transport_applies
 
 REQUEST_KEYS = ("max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty",
                 "frequency_penalty", "logprobs", "top_logprobs", "logit_bias", "reasoning_effort", "response_format")
@@ -99,9 +102,12 @@ class OpenAIServiceModel(ModelAPI):
     @property
     def client(self) -> Any:
         if self._client is None:  # created lazily, inside the event loop that uses it
-            from openai import AsyncOpenAI
+            import openai
 
-            self._client = AsyncOpenAI(**self.client_args)
+            args = dict(self.client_args)
+            if lean_transport_applies(args["base_url"], args):
+                args["http_client"] = openai.DefaultAsyncHttpxClient(transport=Http11Transport())
+            self._client = openai.AsyncOpenAI(**args)
             # the HTTP library the client is built on (httpx, or httpx2 in openai 3.x)
             base = next(c for c in type(self._client._client).__mro__ if c.__name__ == "AsyncClient")
             self._response_cls = importlib.import_module(base.__module__.split(".")[0]).Response
