@@ -7,7 +7,7 @@
 Items are named `<suite>[<subset>-<index>]` (`gsm8k[main-42]`; `-r1`... is added for repeats), so
 `-k`, `--lf`, `--deselect` and xdist's collection check work. An item's setup waits for its model
 reply (an infrastructure failure is a pytest *error*); its call scores the reply (a wrong answer is a
-*failure*). Everything the reports need rides on the teardown report as `report.evalscope`.
+*failure*). Everything the reports need rides on the teardown report as `report.evalscope_record` (JSON).
 """
 
 from __future__ import annotations

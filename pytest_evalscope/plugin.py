@@ -8,6 +8,7 @@ Without a model (no --evalscope-model / api_url / mock) the plugin stays out of 
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
 from collections.abc import Generator
 from pathlib import Path
@@ -184,7 +185,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if isinstance(item, SampleItem):
         report.evalscope_sample = True  # type: ignore[attr-defined]
         if call.when == "teardown" and item.record is not None:
-            report.evalscope = item.record  # type: ignore[attr-defined]
+            # One JSON string, not a nested dict: xdist's channel serializes object by object in Python,
+            # and the record (prompt, reply, scores) was most of its work per sample on both ends.
+            # Serial runs read the same string, so -n 0 and -n N see identical records.
+            report.evalscope_record = json.dumps(item.record, ensure_ascii=False)  # type: ignore[attr-defined]
     return report
 
 

@@ -103,9 +103,10 @@ class Recorder:
             if report.failed:
                 self.non_eval_failures += 1
             return
-        record = getattr(report, "evalscope", None)
-        if record is None:
+        text = getattr(report, "evalscope_record", None)
+        if text is None:
             return
+        record = json.loads(text)
         key = (record["suite"], record["subset"], record["index"], record["repeat"])
         if key in self.records:
             log.warning("sample %s reported twice; keeping the last report", report.nodeid)
