@@ -7,6 +7,8 @@ Measures:
     the largest process (controller or worker; getrusage of the finished children);
   - a whole run against the loopback test server at zero latency, every reply `ANSWER: <gold>` except
     every 7th (a wrong letter), with the score checked against that design.
+--python picks the interpreter that runs pytest (measure a plain `pip install .` environment, as a user
+has it; the dev extras add pytest plugins every process imports at start).
 The shared CSVs are converted once into the hub schema (one folder per subject) in a temporary folder.
 """
 
@@ -56,11 +58,11 @@ def oracle_for(data: Path) -> tuple[dict[str, str], int, int]:
     return oracle, len(graded), correct
 
 
-def run(args: list[str]) -> tuple[float, float, str]:
+def run(python: str, args: list[str]) -> tuple[float, float, str]:
     """(wall seconds, peak RSS in MB of the largest finished child so far, last output line)"""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=ROOT, env=env,
+    done = subprocess.run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
     lines = [line for line in done.stdout.splitlines() if line.strip()]
@@ -71,17 +73,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "mmlu")
     parser.add_argument("--workers", default="2")
+    parser.add_argument("--python", default=sys.executable, help="interpreter of the environment to measure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "mmlu"
         convert(args.data, data)
         common = ["--evalscope-datasets=mmlu", "--evalscope-dataset-args=" + json.dumps({"mmlu": {"local_path": str(data)}}),
                   f"--evalscope-work-dir={tmp}/out", "-n", args.workers]
-        wall, peak, last = run(["--evalscope-eval-type=mock", "--collect-only", *common])
+        wall, peak, last = run(args.python, ["--evalscope-eval-type=mock", "--collect-only", *common])
         print(f"collect 14042 items with -n {args.workers}: {wall:.2f} s wall, peak RSS of the largest process {peak:.0f} MB ({last})")
         oracle, total, correct = oracle_for(data)
         with serve_in_subprocess(ServerConfig(oracle=oracle, max_seconds=900)) as server:
-            wall, _, last = run([f"--evalscope-api-url={server.url}", "--evalscope-model=oracle",
+            wall, _, last = run(args.python, [f"--evalscope-api-url={server.url}", "--evalscope-model=oracle",
                                  "--evalscope-eval-batch-size=16", *common])
         found = list(Path(tmp, "out").glob("*/reports/oracle/mmlu.json"))
         if not found:
