@@ -160,3 +160,30 @@ def test_progress_file_counts_samples_as_they_finish(pytester: pytest.Pytester, 
         progress = json.loads((run / "progress.json").read_text())
         assert {k: progress[k] for k in ("state", "total", "done", "passed", "failed", "errors", "percent")} == {
             "state": "finished", "total": 5, "done": 5, "passed": 1, "failed": 4, "errors": 0, "percent": 100.0}
+
+
+def full_record(index: int, repeat: int, content: str) -> dict[str, Any]:
+    return record("main", index, repeat, True, target="1", messages=[{"role": "user", "content": f"q{index}"}],
+                  output={"content": content, "latency": 0.1, "usage": {}}, cached=False)
+
+
+def test_output_files_end_in_sample_order_with_the_last_report_of_each_and_odd_text_intact(tmp_path: Path) -> None:
+    from pytest_evalscope.reporting.outputs import OutputWriter
+
+    odd = "a\u2028b\x85c\u2029d\x0be\r\nf"  # characters str.splitlines() breaks at, written raw by JSON
+    writer = OutputWriter(tmp_path, "m")
+    for index, repeat, content in [(3, 0, "late"), (1, 1, odd), (0, 0, "first"), (1, 0, "r0"), (3, 0, "again")]:
+        writer.append(full_record(index, repeat, content))
+    writer.finish()
+    for kind in ("predictions", "reviews"):
+        lines = [json.loads(text) for text in (tmp_path / kind / "m" / "s_main.jsonl").read_text(encoding="utf-8").split("\n") if text]
+        assert [(line["index"], line.get("repeat", 0)) for line in lines] == [(0, 0), (1, 0), (1, 1), (3, 0)]
+        assert [line["messages"][-1]["content"] for line in lines] == ["first", "r0", odd, "again"]
+
+    # A resumed run that reports fewer samples keeps the earlier lines of the others, odd text included.
+    again = OutputWriter(tmp_path, "m", keep_previous=True)
+    again.append(full_record(0, 0, "redone"))
+    again.finish()
+    lines = [json.loads(t) for t in (tmp_path / "predictions" / "m" / "s_main.jsonl").read_text(encoding="utf-8").split("\n") if t]
+    assert [line["messages"][-1]["content"] for line in lines] == ["redone", "r0", odd, "again"]
+    assert sorted((r["index"], r["repeat"]) for r in again.kept) == [(1, 0), (1, 1), (3, 0)]
