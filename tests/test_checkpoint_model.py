@@ -203,6 +203,32 @@ def test_loglikelihood_matches_a_direct_forward_pass(chat_model: TransformersMod
     assert score.is_greedy and score.num_tokens == 1
 
 
+def test_shared_contexts_singletons_and_single_token_choices_score_as_a_direct_pass(chat_model: TransformersModel) -> None:
+    # One batch mixing every path: a context whose choices are single tokens (no second pass), a context
+    # with one request (scored whole), and one whose choices differ in length (cache copied per row).
+    loaded = chat_model.load()
+    tokenizer = loaded.tokenizer
+    convs = _conversations(3)
+    prompts = [hf_inference.render(tokenizer, m, None, {}) for m in convs]
+    plan = [(0, "A"), (1, "Paris"), (2, "the quick brown fox"), (0, "B"), (2, "é"), (2, "A")]
+    requests = [hf_inference.ScoreRequest(prompts[c], text) for c, text in plan]
+    scores = hf_inference.score_batch(loaded.model, tokenizer, requests, loaded.device, 2048)
+    for (c, text), score in zip(plan, scores, strict=True):
+        logprob, greedy, tokens = _direct_score(loaded.model, tokenizer, prompts[c].text, text, True)
+        assert score.logprob == pytest.approx(logprob, abs=1e-4)
+        assert (score.is_greedy, score.num_tokens) == (greedy, tokens)
+
+    # A shared context too long for the window with its continuations is scored whole, cut from the left.
+    window = len(tokenizer(prompts[2].text, add_special_tokens=False)["input_ids"]) + 2
+    subset = [requests[2], requests[4]]
+    cut = hf_inference.score_batch(loaded.model, tokenizer, subset, loaded.device, window)
+    pairs = [hf_inference.encode_pair(tokenizer, r.context, r.continuation) for r in subset]
+    whole = hf_inference.score_whole(loaded.model, [(i, *p) for i, p in enumerate(pairs)], hf_inference.pad_id(tokenizer),
+                                     loaded.device, window)
+    assert [(s.logprob, s.is_greedy, s.num_tokens) for s in cut] == [whole[0], whole[1]]
+    assert cut[0].logprob != pytest.approx(scores[2].logprob, abs=1e-4)  # the window did cut the context
+
+
 def test_plain_context_moves_trailing_space_to_the_continuation(base_model: TransformersModel) -> None:
     loaded = base_model.load()
     messages = [{"role": "user", "content": "Question: 2+2?\nAnswer: "}]

@@ -216,19 +216,100 @@ def encode_pair(tokenizer: Any, context: Prompt, continuation: str) -> tuple[lis
 
 def score_batch(model: Any, tokenizer: Any, requests: list[ScoreRequest], device: str,
                 max_length: int) -> list[ChoiceScore]:
-    import torch
+    """Log-likelihood of each request's continuation after its context.
 
-    inputs: list[list[int]] = []
-    targets: list[list[int]] = []
+    Requests that share a context (the choices of one question) are scored from one pass over that
+    context: its key/value cache is copied to each choice's row and only the choices' own tokens run
+    (`score_shared`); single-token choices (" A", " B", ...) need no second pass at all. A context
+    with a single request, or one too long for the window, is scored whole (`score_whole`)."""
+    pairs: list[tuple[list[int], list[int]]] = []
     for req in requests:
         ctx, cont = encode_pair(tokenizer, req.context, req.continuation)
         if not ctx:  # the first continuation token needs something to be conditioned on
             ctx = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else pad_id(tokenizer)]
+        pairs.append((ctx, cont))
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, (ctx, _) in enumerate(pairs):
+        groups.setdefault(tuple(ctx), []).append(i)
+    shared = {ctx: members for ctx, members in groups.items()
+              if len(members) > 1 and all(pairs[i][1] and len(ctx) + len(pairs[i][1]) <= max_length for i in members)}
+    whole = [i for members in groups.values() for i in members if tuple(pairs[i][0]) not in shared]
+    results: dict[int, tuple[float, bool, int]] = {}
+    if shared:
+        try:
+            results.update(score_shared(model, [(list(ctx), [(i, pairs[i][1]) for i in members])
+                                                for ctx, members in shared.items()], pad_id(tokenizer), device))
+        except (TypeError, AttributeError, NotImplementedError):  # a model without a usable key/value cache
+            whole += [i for members in shared.values() for i in members]
+    if whole:
+        results.update(score_whole(model, [(i, *pairs[i]) for i in whole], pad_id(tokenizer), device, max_length))
+    return [ChoiceScore(*results[i], len(req.continuation), len(req.continuation.encode("utf-8")))
+            for i, req in enumerate(requests)]
+
+
+def _token_logprobs(logits: Any, tokens: Any) -> tuple[Any, Any]:
+    """log p(token) under each row of logits, and whether the token is the row's argmax."""
+    logits = logits.float()
+    picked = logits.gather(-1, tokens[..., None])[..., 0]
+    return picked - logits.logsumexp(-1), logits.argmax(-1) == tokens
+
+
+def score_shared(model: Any, groups: list[tuple[list[int], list[tuple[int, list[int]]]]], pad: int,
+                 device: str) -> dict[int, tuple[float, bool, int]]:
+    """Score continuations that share contexts: one pass over the (left-padded) contexts, then one
+    over every continuation at once, each row attending to its context through the copied cache."""
+    import torch
+
+    ids, mask = left_pad([ctx for ctx, _ in groups], pad, device)
+    rows = [(g, index, cont) for g, (_, members) in enumerate(groups) for index, cont in members]
+    with torch.inference_mode():
+        out = model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                    use_cache=True, logits_to_keep=1)
+        last = out.logits[:, -1, :]  # predicts each continuation's first token
+        which = torch.tensor([g for g, _, _ in rows], device=ids.device)
+        first = torch.tensor([cont[0] for _, _, cont in rows], device=ids.device)
+        first_lp, first_greedy = _token_logprobs(last[which], first)
+        width = max(len(cont) for _, _, cont in rows) - 1
+        rest_lp = rest_greedy = None
+        if width > 0:  # the tokens after the first: run them on top of each row's copy of its context
+            cache = out.past_key_values
+            cache.batch_select_indices(which)
+            tail = torch.full((len(rows), width), pad, dtype=torch.long)
+            tail_mask = torch.zeros((len(rows), width), dtype=torch.long)
+            for r, (_, _, cont) in enumerate(rows):
+                tail[r, :len(cont) - 1] = torch.tensor(cont[:-1], dtype=torch.long)
+                tail_mask[r, :len(cont) - 1] = 1
+            tail, tail_mask = tail.to(ids.device), tail_mask.to(ids.device)
+            lengths = mask.sum(-1)[which]
+            positions = lengths[:, None] + torch.arange(width, device=ids.device)[None, :]
+            logits = model(input_ids=tail, attention_mask=torch.cat([mask[which], tail_mask], dim=1),
+                           position_ids=positions, past_key_values=cache, use_cache=True).logits
+            targets = torch.full((len(rows), width), 0, dtype=torch.long)
+            for r, (_, _, cont) in enumerate(rows):
+                targets[r, :len(cont) - 1] = torch.tensor(cont[1:], dtype=torch.long)
+            rest_lp, rest_greedy = _token_logprobs(logits, targets.to(ids.device))
+    results = {}
+    for r, (_, index, cont) in enumerate(rows):
+        n = len(cont) - 1
+        logprob = first_lp[r].item() + (rest_lp[r, :n].sum().item() if n else 0.0)
+        greedy = bool(first_greedy[r].item()) and (bool(rest_greedy[r, :n].all().item()) if n else True)
+        results[index] = (logprob, greedy, len(cont))
+    return results
+
+
+def score_whole(model: Any, items: list[tuple[int, list[int], list[int]]], pad: int, device: str,
+                max_length: int) -> dict[int, tuple[float, bool, int]]:
+    """Score each (index, context, continuation) as one sequence, cut to the window from the left."""
+    import torch
+
+    inputs: list[list[int]] = []
+    targets: list[list[int]] = []
+    for _, ctx, cont in items:
         seq = (ctx + cont)[-(max_length + 1):]
         inputs.append(seq[:-1])
         kept = min(len(cont), len(seq) - 1)  # a continuation longer than the window loses its head
         targets.append(cont[len(cont) - kept:])
-    ids, mask = left_pad(inputs, pad_id(tokenizer), device)
+    ids, mask = left_pad(inputs, pad, device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     keep = max(1, *(len(t) for t in targets))
     with torch.inference_mode():
@@ -236,16 +317,13 @@ def score_batch(model: Any, tokenizer: Any, requests: list[ScoreRequest], device
             logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep).logits
         except TypeError:  # a model without logits_to_keep
             logits = model(input_ids=ids, attention_mask=mask, position_ids=positions).logits
-        logits = logits[:, -keep:, :].float().log_softmax(-1)
-    scores = []
-    for i, (req, target) in enumerate(zip(requests, targets, strict=True)):
-        if not target:
-            scores.append(ChoiceScore(0.0, True, 0, len(req.continuation), len(req.continuation.encode())))
-            continue
-        rows = logits[i, keep - len(target):]
-        wanted = torch.tensor(target, device=rows.device)
-        logprob = rows.gather(-1, wanted[:, None]).sum().item()
-        greedy = bool((rows.argmax(-1) == wanted).all().item())
-        scores.append(ChoiceScore(logprob, greedy, len(target), len(req.continuation),
-                                  len(req.continuation.encode("utf-8"))))
-    return scores
+        logits = logits[:, -keep:, :]
+        results = {}
+        for row, ((index, _, _), target) in enumerate(zip(items, targets, strict=True)):
+            if not target:
+                results[index] = (0.0, True, 0)
+                continue
+            wanted = torch.tensor(target, device=logits.device)
+            logprob, greedy = _token_logprobs(logits[row, keep - len(target):], wanted)
+            results[index] = (logprob.sum().item(), bool(greedy.all().item()), len(target))
+    return results
