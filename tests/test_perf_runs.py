@@ -149,3 +149,28 @@ def test_sweep_outputs_tree_and_slo_exit_codes(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     assert (root / "latency_throughput.png").is_file() and (point / "itl_distribution.png").is_file()
     assert "data:image/png;base64," in (root / "perf_report.html").read_text()
+
+
+def test_progress_file_follows_the_run_point_by_point(tmp_path):
+    import threading
+
+    with serve(ttft_ms=40, output_tokens=2) as handle:
+        result: list = []
+        thread = threading.Thread(target=lambda: result.append(perf(handle.url, tmp_path, number=[30, 10], parallel=[1, 2],
+                                                                    no_timestamp=True)))
+        thread.start()
+        path = tmp_path / "m" / "progress.json"
+        seen = []
+        while thread.is_alive():
+            try:
+                seen.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.05)
+        thread.join()
+    assert result[0]["error"] is None
+    running = [s for s in seen if s["state"] == "running" and s.get("point") == "parallel_1_number_30"]
+    assert any(0 < s["done"] < s["total"] == 30 for s in running), seen[:5]  # it moved while the point ran
+    final = json.loads(path.read_text(encoding="utf-8"))
+    assert (final["state"], final["points"], final["points_done"], final["point"]) == ("finished", 2, 2, "parallel_2_number_10")
+    assert final["done"] == final["ok"] == final["total"] == 10 and final["failed"] == 0

@@ -203,6 +203,9 @@ def test_perf_sync_and_async(service: ServiceHandle, oracle: ServerHandle) -> No
     assert code == 202
     done = wait_for(f"{service.url}/api/v1/jobs/{accepted['job_id']}", lambda b: b["state"] != "running")
     assert done["state"] == "succeeded" and len(done["result"]["points"]) == 2
+    progress = done["progress"]
+    assert (progress["state"], progress["points"], progress["points_done"]) == ("finished", 2, 2), progress
+    assert progress["point"] == "parallel_2_number_4" and progress["done"] == progress["ok"] == progress["total"] == 4
     assert SECRET not in json.dumps(done)
     files = [p for p in root_of(service).rglob("*") if p.is_file()]
     assert any(p.name == "benchmark_args.json" for p in files)
@@ -317,6 +320,60 @@ def test_debug_500_carries_the_traceback(tmp_path: Path, monkeypatch: pytest.Mon
     client = TestClient(create_app(ServiceConfig(output_dir=str(tmp_path), debug=True)), raise_server_exceptions=False)
     answer = client.get("/api/v1/eval/params")
     assert answer.status_code == 500 and "ZeroDivisionError" in answer.json()["traceback"]
+
+
+def test_read_roots_confine_every_path_a_request_would_read(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    (data / "gsm8k").mkdir(parents=True)
+    config = ServiceConfig(output_dir=str(out), read_roots=[str(data)], launch=False,
+                           eval_defaults={"dataset_dir": "/operator/choice/is/not/checked"})
+    client = TestClient(create_app(config), raise_server_exceptions=False)
+    base = {"model": "m", "api_url": "http://127.0.0.1:9/v1", "datasets": ["gsm8k"], "limit": 1}
+
+    def post(endpoint: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        answer = client.post(f"/api/v1/{endpoint}?async=true", json=body)
+        return answer.status_code, answer.json()
+
+    refused = [
+        ("eval", {**base, "dataset_args": {"gsm8k": {"local_path": "/etc"}}}, "dataset_args.gsm8k.local_path"),
+        ("eval", {**base, "dataset_args": {"gsm8k": {"local_path": f"{data}/../../etc"}}}, "dataset_args.gsm8k.local_path"),
+        ("eval", {**base, "dataset_args": {"gsm8k": {"dataset_id": "../../../etc"}}}, "dataset_args.gsm8k.dataset_id"),
+        ("eval", {**base, "dataset_dir": "~/.cache"}, "dataset_dir"),
+        ("eval", {**base, "api_url": None, "eval_type": "checkpoint", "model": "/root/model.gguf"}, "model"),
+        ("eval", {**base, "model_args": {"chat_template": "/etc/passwd"}}, "model_args.chat_template"),
+        ("perf", {"model": "m", "url": "http://127.0.0.1:9/v1/chat/completions", "dataset": "line_by_line",
+                  "dataset_path": "/etc/passwd"}, "dataset_path"),
+        ("perf", {"model": "m", "url": "http://127.0.0.1:9/v1/chat/completions", "tokenizer_path": "/root"},
+         "tokenizer_path"),
+    ]
+    for endpoint, body, field in refused:
+        code, answer = post(endpoint, body)
+        assert code == 400 and answer["field"] == field, (body, answer)
+        assert "outside the service's read roots" in answer["error"] and str(data) in answer["error"]
+
+    allowed = [
+        ("eval", {**base, "dataset_args": {"gsm8k": {"local_path": str(data / "gsm8k")}}}),
+        ("eval", {**base, "dataset_args": {"gsm8k": {"dataset_id": "openai/gsm8k"}}}),  # a hub id, not a path
+        ("eval", {**base, "model_args": {"chat_template": "{{ messages[0]['content'] }}"}}),  # a template, not a path
+    ]
+    for endpoint, body in allowed:
+        code, answer = post(endpoint, body)
+        assert code in (200, 202), (body, answer)
+
+    from pytest_evalscope.params import ConfigError
+    from pytest_evalscope.service.cli import read_roots
+
+    assert configure_parser(__import__("argparse").ArgumentParser()).parse_args(
+        ["--read-root", str(data), "--read-root", "/srv"]).read_roots == [str(data), "/srv"]
+    with pytest.raises(ConfigError, match="--read-root: '/nonexistent/data' is not a folder"):
+        read_roots(["/nonexistent/data"])
+
+    # without read roots the service reads what the request names (the default, as EvalScope's does)
+    open_client = TestClient(create_app(ServiceConfig(output_dir=str(out), launch=False)), raise_server_exceptions=False)
+    answer = open_client.post("/api/v1/eval?async=true", json={**base, "dataset_args": {"gsm8k": {"local_path": "/etc"}}})
+    assert answer.status_code in (200, 202), answer.json()
 
 
 # ---------------------------------------------------------------- auth and the command line

@@ -18,7 +18,7 @@ import asyncio
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -83,12 +83,13 @@ async def run_perf_async(args: PerfArgs, echo: bool = True) -> dict[str, Any]:
     deadline = time.perf_counter() + args.total_timeout
     outcomes: list[PointOutcome] = []
     points = [Point(i, p, n, r, args.open_loop) for i, (p, n, r) in enumerate(args.points())]
+    progress = ProgressFile(root / "progress.json", len(points))
     for point in points:
         if time.perf_counter() >= deadline:
             break
         if outcomes and args.sleep_interval:
             await asyncio.sleep(min(args.sleep_interval, max(0.0, deadline - time.perf_counter())))
-        outcome = await PointRunner(args, point, workload, deadline).run()
+        outcome = await PointRunner(args, point, workload, deadline, progress.sink(point)).run()
         folder = root / point.label
         outcome.summary = {
             "schema": SCHEMA, "point": {"label": point.label, "parallel": point.parallel, "number": point.number,
@@ -98,7 +99,31 @@ async def run_perf_async(args: PerfArgs, echo: bool = True) -> dict[str, Any]:
         }
         write_point(folder, outcome.summary, outcome.records, outcome.origin)
         outcomes.append(outcome)
-    return finish(args, root, outcomes, echo)
+        progress.points_done = len(outcomes)
+    result = finish(args, root, outcomes, echo)
+    progress.write({"state": "failed" if result["error"] else "finished"})
+    return result
+
+
+class ProgressFile:
+    """`progress.json` in the run folder, as an evaluation keeps one: which sweep point runs, and its
+    requests done, ok and failed (rewritten at most twice a second; the service's job status reads it)."""
+
+    def __init__(self, path: Path, points: int) -> None:
+        self.path, self.points, self.points_done = path, points, 0
+        self.current: dict[str, Any] = {}  # the latest point's figures, kept in the final state
+        self.write({"state": "running"})
+
+    def write(self, fields: dict[str, Any]) -> None:
+        write_json(self.path, {"state": "running", "points": self.points, "points_done": self.points_done,
+                               **self.current, **fields, "updated": time.time()})
+
+    def sink(self, point: Point) -> Callable[[dict[str, Any]], None]:
+        def update(snapshot: dict[str, Any]) -> None:
+            self.current = {"point": point.label, **snapshot}
+            self.write({})
+
+        return update
 
 
 def _run_error(summaries: list[dict[str, Any]]) -> str | None:

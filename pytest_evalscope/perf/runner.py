@@ -21,6 +21,7 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,21 +79,38 @@ def poisson_times(rate: float, count: int, seed: int, start: float) -> list[floa
 
 
 class Progress:
-    def __init__(self, enabled: bool, label: str, total: int) -> None:
-        self.enabled, self.label, self.total = enabled, label, total
+    """The live line on stderr and, through `sink`, the numbers behind it (the service's progress.json)."""
+
+    def __init__(self, enabled: bool, label: str, total: int,
+                 sink: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.enabled, self.label, self.total, self.sink = enabled, label, total, sink
         self.done = self.ok = 0
         self.t0 = time.perf_counter()
-        self.next_print = self.t0 + 0.5
+        self.next_print = self.next_sink = self.t0 + 0.5
         self.tty = sys.stderr.isatty()
+        self._sink_now(self.t0)
 
     def update(self, ok: bool) -> None:
         self.done += 1
         self.ok += ok
-        if self.enabled:
+        if self.enabled or self.sink is not None:
             now = time.perf_counter()
-            if now >= self.next_print:
+            if self.enabled and now >= self.next_print:
                 self.next_print = now + (0.5 if self.tty else 10.0)
                 self.emit(now)
+            if self.sink is not None and now >= self.next_sink:
+                self.next_sink = now + 0.5
+                self._sink_now(now)
+
+    def snapshot(self, now: float) -> dict[str, Any]:
+        elapsed = now - self.t0
+        return {"phase": self.label, "done": self.done, "total": self.total, "ok": self.ok,
+                "failed": self.done - self.ok, "rate": round(self.done / max(elapsed, 1e-9), 2),
+                "elapsed_s": round(elapsed, 2)}
+
+    def _sink_now(self, now: float) -> None:
+        if self.sink is not None:
+            self.sink(self.snapshot(now))
 
     def emit(self, now: float, end: str = "") -> None:
         rate = self.done / max(now - self.t0, 1e-9)
@@ -102,13 +120,17 @@ class Progress:
         sys.stderr.flush()
 
     def close(self) -> None:
+        now = time.perf_counter()
+        self._sink_now(now)
         if self.enabled:
-            self.emit(time.perf_counter(), "\n" if self.tty else "")
+            self.emit(now, "\n" if self.tty else "")
 
 
 class PointRunner:
-    def __init__(self, args: Any, point: Point, workload: Workload, deadline: float) -> None:
+    def __init__(self, args: Any, point: Point, workload: Workload, deadline: float,
+                 on_progress: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.args, self.point, self.work, self.deadline = args, point, workload, deadline
+        self.on_progress = on_progress
         self.client = HttpClient(args.url, args.connect_timeout, args.read_timeout)
         self.records: list[RequestRecord] = []
         self.telemetry = Telemetry()
@@ -127,11 +149,11 @@ class PointRunner:
         try:
             warm = int(args.warmup_num) if args.warmup_num >= 1 else math.ceil(args.warmup_num * p.number)
             if warm:
-                self.progress = Progress(args.progress, f"{p.label} warmup", warm)
+                self.progress = Progress(args.progress, f"{p.label} warmup", warm, self.on_progress)
                 deadline_hit = not await self._bounded(self._closed(warm, p.parallel, None, [], warmup=True))
                 self.progress.close()
             self.failures_in_a_row, self.any_success, self.stop = 0, False, False
-            self.progress = Progress(args.progress, p.label, p.number)
+            self.progress = Progress(args.progress, p.label, p.number, self.on_progress)
             self.telemetry.start()
             if not deadline_hit:
                 deadline_hit = not await self._bounded(self._main())

@@ -31,7 +31,7 @@ from ..config import check_key
 from ..params import ConfigError, parse_bool, parse_int
 from .jobs import CANCELLED, SUCCEEDED, Job, JobManager
 from .openapi import openapi_document
-from .schema import RequestError, eval_params, perf_params, validate_eval, validate_perf
+from .schema import RequestError, confine_reads, eval_params, perf_params, validate_eval, validate_perf
 
 SERVICE = "pytest-evalscope"
 
@@ -48,6 +48,7 @@ class ServiceConfig:
     grace_s: float = 10.0  # cancel: SIGINT, then SIGKILL after this many seconds
     launch: bool = True  # False: requests are validated and recorded as jobs, nothing runs
     eval_defaults: dict[str, Any] = field(default_factory=dict)  # under every eval body (e.g. dataset_args)
+    read_roots: list[str] = field(default_factory=list)  # where request paths may point; empty: anywhere
 
     def __post_init__(self) -> None:
         for key in self.eval_defaults:
@@ -139,6 +140,10 @@ class Service:
         self.root = Path(config.output_dir).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.jobs = JobManager(self.root, config.max_jobs, config.grace_s, config.launch)
+        # the output root is always readable (use_cache); the operator's eval_defaults are not checked
+        self.read_roots = [Path(r).expanduser().resolve() for r in config.read_roots]
+        if self.read_roots:
+            self.read_roots.append(self.root)
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok", "service": SERVICE, "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S")})
@@ -154,14 +159,17 @@ class Service:
 
     async def run_eval(self, request: Request) -> Response:
         wait = not query_flag(request, "async")
-        body = _merge_defaults(self.config.eval_defaults, await read_json(request, self.config.max_body_bytes))
-        values = validate_eval(body, self.root)
+        body = await read_json(request, self.config.max_body_bytes)
+        confine_reads(body, "eval", self.read_roots)
+        values = validate_eval(_merge_defaults(self.config.eval_defaults, body), self.root)
         api_key = values.pop("api_key", None)
         return await self._answer(self.jobs.submit("eval", values, api_key), wait)
 
     async def run_perf(self, request: Request) -> Response:
         wait = not query_flag(request, "async")
-        values = validate_perf(await read_json(request, self.config.max_body_bytes), self.root)
+        body = await read_json(request, self.config.max_body_bytes)
+        confine_reads(body, "perf", self.read_roots)
+        values = validate_perf(body, self.root)
         api_key = values.pop("api_key", None)
         return await self._answer(self.jobs.submit("perf", values, api_key), wait)
 

@@ -36,6 +36,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--max-body-bytes", type=int, default=1 << 20, help="request size limit (default 1 MiB)")
     parser.add_argument("--cancel-grace", type=float, default=10.0, dest="grace_s",
                         help="seconds between SIGINT and SIGKILL when a job is cancelled (default 10)")
+    parser.add_argument("--read-root", action="append", default=[], metavar="DIR", dest="read_roots",
+                        help="confine the paths requests may read (datasets, templates, checkpoints, tokenizers) "
+                             "to these folders and the output root (repeatable; default: no limit)")
     parser.add_argument("--eval-defaults", metavar="JSON|FILE",
                         help="TaskConfig keys put under every eval request, e.g. dataset_args with local paths")
     return parser
@@ -71,6 +74,13 @@ def eval_defaults(text: str | None) -> dict[str, Any]:
     return data
 
 
+def read_roots(values: list[str]) -> list[str]:
+    for value in values:
+        if not Path(value).expanduser().is_dir():
+            raise ConfigError(f"--read-root: {value!r} is not a folder")
+    return values
+
+
 def service_main(ns: argparse.Namespace) -> int:
     try:
         from .server import run_service
@@ -83,7 +93,7 @@ def service_main(ns: argparse.Namespace) -> int:
             raise ConfigError("--max-jobs and --max-body-bytes must be positive, --port in 0..65535")
         run_service(ns.host, ns.port, ns.debug, output_dir=ns.output_dir, max_jobs=ns.max_jobs,
                     auth_token=auth_token(ns), max_body_bytes=ns.max_body_bytes, grace_s=ns.grace_s,
-                    eval_defaults=eval_defaults(ns.eval_defaults))
+                    eval_defaults=eval_defaults(ns.eval_defaults), read_roots=read_roots(ns.read_roots))
     except ConfigError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return USAGE_ERROR

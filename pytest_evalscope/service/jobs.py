@@ -73,10 +73,16 @@ class Job:
         return shown
 
     def progress(self) -> dict[str, Any] | None:
-        if self.kind != "eval" or not self.output_dir:
+        """The run's own progress.json: an evaluation's in its run folder, a perf run's in its
+        `<outputs_dir>/<name>/` folder (samples or requests done, ok and failed, and the state)."""
+        if not self.output_dir:
+            return None
+        folder = Path(self.output_dir)
+        path = folder / "progress.json" if self.kind == "eval" else next(iter(sorted(folder.glob("*/progress.json"))), None)
+        if path is None:
             return None
         try:
-            return json.loads((Path(self.output_dir) / "progress.json").read_text(encoding="utf-8"))
+            return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
 

@@ -103,6 +103,47 @@ def confine(value: Any, root: Path, name: str, must_exist: bool = False) -> Path
     return path
 
 
+def _names_a_path(value: str) -> bool:
+    """Whether a request value would be read from disk outside the job's own folder: absolute, from a
+    home directory, or climbing out with "..". Anything else is a hub id or stays in the job folder."""
+    return value.startswith(("/", "~", "\\")) or ".." in Path(value).parts or (len(value) > 1 and value[1] == ":")
+
+
+def read_paths(body: Any, kind: str) -> list[tuple[str, str]]:
+    """(field, value) for every value in a request body that names a file or folder the job would read."""
+    if not isinstance(body, dict):
+        return []
+    found: list[tuple[str, Any]] = []
+    if kind == "eval":
+        found += [("dataset_dir", body.get("dataset_dir")), ("model", body.get("model"))]
+        template = body.get("chat_template")
+        if isinstance(template, str) and "{{" not in template and "{%" not in template:
+            found.append(("chat_template", template))
+        model_args = body.get("model_args")
+        if isinstance(model_args, dict):
+            found += [(f"model_args.{k}", model_args.get(k)) for k in ("tokenizer", "chat_template", "gguf_file")]
+        dataset_args = body.get("dataset_args")
+        if isinstance(dataset_args, dict):
+            for name, args in dataset_args.items():
+                if isinstance(args, dict):
+                    found += [(f"dataset_args.{name}.{k}", args.get(k)) for k in ("local_path", "dataset_id")]
+    else:
+        found += [("dataset_path", body.get("dataset_path")), ("tokenizer_path", body.get("tokenizer_path"))]
+    return [(name, value) for name, value in found if isinstance(value, str) and _names_a_path(value)]
+
+
+def confine_reads(body: Any, kind: str, roots: list[Path]) -> None:
+    """With read roots set (`--read-root`), every path a request would read must lie under one of them;
+    else a 400 naming the field. Without read roots the service reads what the request names."""
+    if not roots:
+        return
+    for name, value in read_paths(body, kind):
+        path = Path(value).expanduser().resolve()
+        if not any(path == root or root in path.parents for root in roots):
+            shown = ", ".join(str(r) for r in roots)
+            raise RequestError(f"{name}: {value!r} is outside the service's read roots; give a path under {shown}", name)
+
+
 # ---------------------------------------------------------------- eval
 
 
