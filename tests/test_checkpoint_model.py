@@ -7,6 +7,7 @@ that batching, templating, scoring and loading compute what transformers compute
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import subprocess
 import sys
@@ -319,13 +320,18 @@ def _add_llama_tensors(writer, model) -> None:
                                                                 config.num_key_value_heads))
 
 
-def test_gguf_file_loads_with_its_tokenizer_and_template(tiny_gguf, tmp_path, monkeypatch) -> None:
+def test_gguf_file_loads_with_its_tokenizer_and_template(tiny_gguf, tmp_path, monkeypatch, capfd) -> None:
     pytest.importorskip("accelerate", reason="transformers needs accelerate to read GGUF files")
     monkeypatch.setenv("PYTEST_EVALSCOPE_CACHE", str(tmp_path / "cache"))
     path, reference = tiny_gguf
     model = TransformersModel(str(path), {}, {"max_tokens": 4}, batch_size=2)
     assert model.source.kind == "gguf" and model.source.gguf_file == path.name
     loaded = model.load()
+    err = capfd.readouterr().err
+    assert f"loading {path}" in err and "de-quantizing" not in err  # our one line, not transformers' bar
+    from transformers import modeling_gguf_pytorch_utils
+
+    assert not isinstance(modeling_gguf_pytorch_utils.tqdm, functools.partial)  # the patch was undone
     ids = torch.tensor([[1, 300, 400, 500, 600]])
     with torch.no_grad():
         assert torch.allclose(loaded.model(ids).logits, reference(ids).logits, atol=1e-5)

@@ -15,12 +15,15 @@ Sources, in the order they are tried for ``--evalscope-model``:
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import os
 import re
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from pathlib import Path
@@ -209,6 +212,26 @@ def load(source: Source, options: LoadOptions) -> Loaded:
     return Loaded(model, tokenizer, device, str(model.dtype).removeprefix("torch."), seconds)
 
 
+@contextlib.contextmanager
+def _quiet_gguf_bar() -> Iterator[None]:
+    """transformers' GGUF reader draws its own tqdm bar, which disable_progress_bar() does not reach;
+    the one-line "loading ..." message stands for it. Patched for the load only, and only if present."""
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:
+        yield
+        return
+    original = getattr(gguf_utils, "tqdm", None)
+    if original is None:
+        yield
+        return
+    gguf_utils.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = original
+
+
 def _download(source: Source) -> str:
     if source.kind != "modelscope":
         return source.location
@@ -236,7 +259,8 @@ def _from_pretrained(source: Source, location: str, options: LoadOptions, precis
     if options.device_map is not None:
         kwargs["device_map"] = options.device_map
     try:
-        model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
+        with _quiet_gguf_bar():
+            model = AutoModelForCausalLM.from_pretrained(location, **kwargs)
     except TypeError as exc:
         bad = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
         if bad and bad.group(1) in options.extra:
