@@ -174,3 +174,26 @@ def test_progress_file_follows_the_run_point_by_point(tmp_path):
     final = json.loads(path.read_text(encoding="utf-8"))
     assert (final["state"], final["points"], final["points_done"], final["point"]) == ("finished", 2, 2, "parallel_2_number_10")
     assert final["done"] == final["ok"] == final["total"] == 10 and final["failed"] == 0
+
+
+def test_tokenizer_path_counts_tokens_when_the_server_sends_no_usage(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    from .tiny_models import TOKENIZER_DIR
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(TOKENIZER_DIR))
+
+    def count(text):
+        return len(tokenizer.encode(text, add_special_tokens=False))
+
+    with serve(tokens_per_chunk=3, output_tokens=10, usage="none") as handle:
+        result = perf(handle.url, tmp_path, parallel=2, number=4, tokenizer_path=str(TOKENIZER_DIR), dataset="random",
+                      min_prompt_length=8, max_prompt_length=16)
+    s = result["points"][0]
+    assert result["error"] is None and s["token_sources"] == {"tokenizer": 4}
+    words = [f"w{i} " for i in range(10)]  # what the stream server says, three tokens a chunk
+    assert s["metrics"]["output_tokens"]["min"] == s["metrics"]["output_tokens"]["max"] == count("".join(words))
+    rows = [json.loads(x) for x in Path(s["output_dir"], "benchmark_requests.jsonl").read_text().splitlines()]
+    chunks = ["".join(words[i:i + 3]) for i in range(0, 10, 3)]
+    assert {r["chunk_token_source"] for r in rows} == {"tokenizer"}
+    assert all(r["chunk_tokens"] == [count(c) for c in chunks] for r in rows)
+    assert all(8 <= r["input_tokens"] <= 16 for r in rows)  # random prompts sized in the tokenizer's tokens

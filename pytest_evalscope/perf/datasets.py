@@ -167,7 +167,7 @@ def random_prompts(args: Any, tokenizer: Any) -> list[Prompt]:
     for _ in range(min(count, 4096)):
         length = rng.randint(max(lo, 1), max(hi, 1))
         if tokenizer is not None:
-            out.append(tokenizer.decode([rng.randrange(100, vocab) for _ in range(length)]))
+            out.append(_random_text(tokenizer, rng, vocab, length))
         else:
             words: list[str] = []
             size = -1
@@ -176,6 +176,21 @@ def random_prompts(args: Any, tokenizer: Any) -> list[Prompt]:
                 size += len(words[-1]) + 1
             out.append(" ".join(words)[:length])
     return out
+
+
+def _random_text(tokenizer: Any, rng: random.Random, vocab: int, length: int) -> str:
+    """Text of random vocabulary tokens that encodes back to `length` tokens. Decoding random ids and
+    encoding the text again merges or splits tokens (EvalScope's random prompts drift in length for
+    that reason); the ids are re-encoded, cut or topped up, and decoded again until the count holds."""
+    ids = [rng.randrange(100, vocab) for _ in range(length)]
+    text = tokenizer.decode(ids)
+    for _ in range(8):
+        again = tokenizer.encode(text, add_special_tokens=False)
+        if len(again) == length:
+            break
+        ids = again[:length] if len(again) > length else again + [rng.randrange(100, vocab) for _ in range(length - len(again))]
+        text = tokenizer.decode(ids)
+    return text
 
 
 def prompt_length(prompt: Prompt, tokenizer: Any) -> int:
