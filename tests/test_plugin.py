@@ -45,11 +45,17 @@ def test_keyword_and_deselect_selection(pytester: pytest.Pytester, suite_file: P
     assert [json.loads(line)["index"] for line in reviews.read_text().splitlines()] == [0, 2, 3]
 
 
-def test_wrong_answers_fail_items_but_not_the_session(pytester: pytest.Pytester, suite_file: Path, gsm8k_args: str) -> None:
-    result = pytester.runpytest(*MOCK, gsm8k_args, "--evalscope-limit=3", BOXED_18)
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_wrong_answers_fail_items_but_not_the_session(pytester: pytest.Pytester, suite_file: Path, gsm8k_args: str,
+                                                      workers: str) -> None:
+    result = pytester.runpytest_subprocess(*MOCK, gsm8k_args, "--evalscope-limit=3", BOXED_18, "-n", workers)
     result.assert_outcomes(passed=1, failed=2)
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*wrong answer: gold '3', extracted '18'*", "*| mock *| gsm8k *| mean_acc *| main *| 3 *| 0.3333 *"])
+    # each wrong answer is one whole line in the failures section (pytest's line style used to print it
+    # twice, the second time cut to 50 characters), also under xdist
+    lines = [line for line in result.outlines if "wrong answer: gold" in line]
+    assert len(lines) == 2 and all("reply ends:" in line for line in lines), lines
 
 
 @pytest.mark.parametrize(("threshold", "code"), [("gsm8k=0.3", 0), ("gsm8k=0.5", 1), ("gsm8k/main=0.9", 1)])

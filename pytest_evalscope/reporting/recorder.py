@@ -32,6 +32,24 @@ from .table import render_table
 log = logging.getLogger("pytest_evalscope")
 
 
+class OneLineFailure:
+    """A failed sample's message, printed once. pytest's `--tb=line` summary prints a report's long
+    representation and then its crash line, so a plain-string failure appeared twice, the second time
+    cut to 50 characters. This one gives the crash line in full and, in line style, prints nothing
+    else; JUnit XML reads the same text as its message and body."""
+
+    def __init__(self, text: str, line_style: bool) -> None:
+        self.text, self.message, self.line_style = text, text, line_style
+        self.reprcrash = self
+
+    def toterminal(self, tw: Any) -> None:
+        if not self.line_style:
+            tw.line(self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class Recorder:
     def __init__(self, config: pytest.Config, runtime: EvalRuntime) -> None:
         self.config = config
@@ -96,6 +114,7 @@ class Recorder:
 
     # ------------------------------------------------------------ per report
 
+    @pytest.hookimpl(tryfirst=True)  # before the terminal and junitxml read the failure
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if not self.active:
             return
@@ -103,6 +122,10 @@ class Recorder:
             if report.failed:
                 self.non_eval_failures += 1
             return
+        if report.failed and isinstance(report.longrepr, str):  # under xdist the failure arrives as text
+            # errors (setup) are listed with a headline and their text whatever the style; failures in line style by crash line
+            line_style = self.config.option.tbstyle == "line" and report.when == "call"
+            report.longrepr = OneLineFailure(report.longrepr, line_style)  # type: ignore[assignment]
         text = getattr(report, "evalscope_record", None)
         if text is None:
             return
