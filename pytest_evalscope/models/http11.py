@@ -260,8 +260,8 @@ class Http11Transport(httpx2.AsyncBaseTransport):
             lines += [b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n"]
         lines += [b"\r\n", body]
         payload = b"".join(lines)
-        for _ in range(2):
-            conn, reused = await self._acquire(key, timeouts.get("connect"), request)
+        for attempt in range(2):  # the second on a fresh connection, after a stale one
+            conn, reused = await self._acquire(key, timeouts.get("connect"), request, fresh=attempt > 0)
             try:
                 conn.send(payload)
                 reply = await self._read_head(conn, method, timeouts.get("read"), request, reused)
@@ -274,11 +274,12 @@ class Http11Transport(httpx2.AsyncBaseTransport):
             return httpx2.Response(reply.status, headers=reply.headers,
                                    stream=_Body(self, key, conn, reply, timeouts.get("read"), request),
                                    extensions={"http_version": reply.version, "reason_phrase": reply.reason})
-        raise httpx2.RemoteProtocolError("the server closed two connections in a row without replying", request=request)
+        raise AssertionError("unreachable: a fresh connection is never stale")
 
-    async def _acquire(self, key: tuple[str, int], timeout: float | None, request: httpx2.Request) -> tuple[_Connection, bool]:
+    async def _acquire(self, key: tuple[str, int], timeout: float | None, request: httpx2.Request,
+                       fresh: bool = False) -> tuple[_Connection, bool]:
         idle = self._idle.get(key)
-        while idle:
+        while idle and not fresh:
             conn = idle.pop()
             if not conn.closed and not conn.buffer:
                 self._busy.add(conn)
