@@ -74,13 +74,13 @@ class Job:
 
     def progress(self) -> dict[str, Any] | None:
         """The run's own progress.json: an evaluation's in its run folder, a perf run's in its
-        `<outputs_dir>/<name>/` folder (samples or requests done, ok and failed, and the state)."""
+        `<outputs_dir>/<name>/` run folder (samples or requests done, ok and failed, and the state)."""
         if not self.output_dir:
             return None
-        folder = Path(self.output_dir)
-        path = folder / "progress.json" if self.kind == "eval" else next(iter(sorted(folder.glob("*/progress.json"))), None)
-        if path is None:
-            return None
+        folder = Path(self.output_dir)  # a finished perf job's output_dir is its run folder itself
+        path = folder / "progress.json"
+        if self.kind != "eval" and not path.is_file():
+            path = next(iter(sorted(folder.glob("*/progress.json"))), path)
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
