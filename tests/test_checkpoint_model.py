@@ -329,9 +329,8 @@ def test_gguf_file_loads_with_its_tokenizer_and_template(tiny_gguf, tmp_path, mo
     loaded = model.load()
     err = capfd.readouterr().err
     assert f"loading {path}" in err and "de-quantizing" not in err  # our one line, not transformers' bar
-    from transformers import modeling_gguf_pytorch_utils
-
-    assert not isinstance(modeling_gguf_pytorch_utils.tqdm, functools.partial)  # the patch was undone
+    gguf_utils = sys.modules["transformers.modeling_gguf_pytorch_utils"]
+    assert not isinstance(gguf_utils.tqdm, functools.partial)  # the patch was undone
     ids = torch.tensor([[1, 300, 400, 500, 600]])
     with torch.no_grad():
         assert torch.allclose(loaded.model(ids).logits, reference(ids).logits, atol=1e-5)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import importlib
 import os
 import re
 import sys
@@ -216,8 +217,8 @@ def load(source: Source, options: LoadOptions) -> Loaded:
 def _quiet_gguf_bar() -> Iterator[None]:
     """transformers' GGUF reader draws its own tqdm bar, which disable_progress_bar() does not reach;
     the one-line "loading ..." message stands for it. Patched for the load only, and only if present."""
-    try:
-        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    try:  # the module in sys.modules, which transformers' loader imports at call time (not a package attribute)
+        gguf_utils = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
     except ImportError:
         yield
         return
