@@ -4,6 +4,7 @@ returns the reports (`{suite: report dict}`), as EvalScope's run_task does.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -64,6 +65,7 @@ def run_session(args: list[str]) -> int:
     try:
         return int(pytest.main(args))
     finally:
+        gc.unfreeze()  # the plugin froze the session's objects after collection; let their cycles go now
         for name in set(sys.modules) - before:
             if getattr(sys.modules[name], "__file__", None) and Path(sys.modules[name].__file__).name.startswith("eval_"):
                 del sys.modules[name]

@@ -8,6 +8,7 @@ Without a model (no --evalscope-model / api_url / mock) the plugin stays out of 
 from __future__ import annotations
 
 import fnmatch
+import gc
 import json
 import os
 from collections.abc import Generator
@@ -101,6 +102,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(Recorder(config, runtime), "evalscope-recorder")
     config.stash[RUNTIME_KEY] = runtime
+    xdist_controller = workerinput is None and bool(getattr(config.option, "numprocesses", None)) \
+        and getattr(config.option, "dist", "no") != "no"
+    if not xdist_controller and not config.option.collectonly:  # the processes that will send requests
+        runtime.import_client_early()
     if config.option.tbstyle == "auto":
         # A line or two per wrong answer instead of a section each; pytest's full failure section is
         # also quadratic in the number of failures.
@@ -171,6 +176,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if hasattr(config, "workeroutput"):  # under xdist only the controller can stop the session
             config.workeroutput["evalscope_usage_error"] = runtime.collection_errors[0]
         raise pytest.UsageError(runtime.collection_errors[0])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if _runtime(session.config) is not None and session.items and not session.config.option.collectonly:
+        # Everything collection built (items, samples, prompts, datasets) lives to the end of the session:
+        # move it out of the collector's sight, so the full collections during the run and pytest's
+        # gc.collect() at exit (pytest's and the interpreter's) do not walk it again and again. A process
+        # that runs more sessions calls gc.unfreeze() after each, as run_task does, to reclaim its cycles.
+        gc.freeze()
 
 
 @pytest.hookimpl(tryfirst=True)

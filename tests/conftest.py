@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,11 @@ def gsm8k_args(gsm8k_dir: Path) -> str:
 @pytest.fixture
 def suite_file(pytester: pytest.Pytester) -> Path:
     return pytester.makepyfile(eval_gsm8k="from pytest_evalscope import Suite\n\ngsm8k = Suite('gsm8k')\n")
+
+
+@pytest.fixture(autouse=True)
+def _unfreeze_after_in_process_sessions() -> Iterator[None]:
+    """The plugin freezes a session's objects after collection (gc.freeze); in this process many
+    sessions run in turn (pytester), so each test lets the last one's cycles go again."""
+    yield
+    gc.unfreeze()

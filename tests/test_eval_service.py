@@ -214,6 +214,7 @@ def test_run_task_and_cli_run_the_same_session(tmp_path: Path, server: ServerHan
             "api_key": "sk-do-not-leak"}
     reports = run_task(task)
     assert reports["gsm8k"]["score"] == round(expected_correct(14) / 14, 4)
+    assert __import__("gc").get_freeze_count() == 0  # the session froze its objects; run_task let them go
     config_text = next((tmp_path / "api").glob("*/configs/task_config.yaml")).read_text()
     assert "sk-do-not-leak" not in config_text and "***" in config_text
     code = main(["eval", "--model", "oracle", "--api-url", server.url, "--datasets", "gsm8k", "--limit", "14",

@@ -45,6 +45,18 @@ def test_keyword_and_deselect_selection(pytester: pytest.Pytester, suite_file: P
     assert [json.loads(line)["index"] for line in reviews.read_text().splitlines()] == [0, 2, 3]
 
 
+def test_collected_samples_are_frozen_out_of_the_garbage_collectors_sight(pytester: pytest.Pytester, suite_file: Path,
+                                                                       gsm8k_args: str) -> None:
+    import gc
+
+    gc.unfreeze()
+    pytester.runpytest(*MOCK, gsm8k_args, "--evalscope-limit=3").assert_outcomes(failed=3)
+    assert gc.get_freeze_count() > 1000  # items, samples and prompts, kept out of every later full collection
+    gc.unfreeze()
+    pytester.runpytest(*MOCK, gsm8k_args, "--evalscope-limit=3", "--collect-only")
+    assert gc.get_freeze_count() == 0  # nothing is frozen when no sample runs
+
+
 @pytest.mark.parametrize("workers", ["0", "2"])
 def test_wrong_answers_fail_items_but_not_the_session(pytester: pytest.Pytester, suite_file: Path, gsm8k_args: str,
                                                       workers: str) -> None:
