@@ -181,8 +181,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     if _runtime(session.config) is not None and session.items and not session.config.option.collectonly:
         # Everything collection built (items, samples, prompts, datasets) lives to the end of the session:
-        # move it out of the collector's sight, so the full collections during the run and pytest's
-        # gc.collect() at exit (pytest's and the interpreter's) do not walk it again and again. A process
+        # move it out of the collector's sight, so the full collections during the run and at exit
+        # (pytest's and the interpreter's) do not walk it again and again. A process
         # that runs more sessions calls gc.unfreeze() after each, as run_task does, to reclaim its cycles.
         gc.freeze()
 
