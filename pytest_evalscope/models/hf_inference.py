@@ -233,7 +233,7 @@ def score_batch(model: Any, tokenizer: Any, requests: list[ScoreRequest], device
         groups.setdefault(tuple(ctx), []).append(i)
     shared = {ctx: members for ctx, members in groups.items()
               if len(members) > 1 and all(pairs[i][1] and len(ctx) + len(pairs[i][1]) <= max_length for i in members)}
-    whole = [i for members in groups.values() for i in members if tuple(pairs[i][0]) not in shared]
+    whole = [i for ctx, members in groups.items() if ctx not in shared for i in members]
     results: dict[int, tuple[float, bool, int]] = {}
     if shared:
         try:

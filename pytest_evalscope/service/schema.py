@@ -92,11 +92,16 @@ def field_of(message: str, names: typing.Iterable[str]) -> str | None:
     return next((n for n in names if n in message), None)
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """Whether resolved `path` is `root` or lies under it."""
+    return path == root or root in path.parents
+
+
 def confine(value: Any, root: Path, name: str, must_exist: bool = False) -> Path:
     """`value` as a path inside `root` (relative paths are taken from root), else a 400."""
     path = Path(str(value)).expanduser()
     path = (path if path.is_absolute() else root / path).resolve()
-    if path != root and root not in path.parents:
+    if not _inside(path, root):
         raise RequestError(f"{name}: {str(value)!r} is outside the service's output root; give a path inside it", name)
     if must_exist and not path.is_dir():
         raise RequestError(f"{name}: {str(value)!r} is not the folder of an earlier run", name)
@@ -139,7 +144,7 @@ def confine_reads(body: Any, kind: str, roots: list[Path]) -> None:
         return
     for name, value in read_paths(body, kind):
         path = Path(value).expanduser().resolve()
-        if not any(path == root or root in path.parents for root in roots):
+        if not any(_inside(path, root) for root in roots):
             shown = ", ".join(str(r) for r in roots)
             raise RequestError(f"{name}: {value!r} is outside the service's read roots; give a path under {shown}", name)
 
