@@ -66,14 +66,47 @@ def test_timeout_settings(args: dict, timeout: float) -> None:
         ({"review_timeout": 0}, "review_timeout: expected a positive number of seconds such as 4, got 0"),
         ({"extra_params": {"timeout": "soon"}}, "extra_params.timeout: expected a positive number of seconds"),
         ({"review_timeout": 2, "extra_params": {"timeout": 3}}, "review_timeout (2) and extra_params.timeout (3) disagree"),
-        ({"extra_params": {"isolation": "docker"}}, "isolation: 'docker' is unknown; valid: auto, bwrap, unshare, process"),
-        ({"extra_params": {"num_workers": 4}}, "unknown key 'num_workers'; valid keys: timeout, isolation"),
+        ({"extra_params": {"isolation": "process"}}, "dataset_args.humaneval.extra_params.isolation: the sandbox isolation "
+         "is the operator's setting, not a dataset argument; set sandbox_isolation (--evalscope-sandbox-isolation)"),
+        ({"extra_params": {"num_workers": 4}}, "unknown key 'num_workers'; valid keys: timeout"),
     ],
 )
 def test_bad_settings_fail_early(args: dict, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         create_benchmark("humaneval", args)
     assert message in str(info.value)
+
+
+def test_isolation_is_the_operators_setting_resolved_before_any_model_call() -> None:
+    assert create_benchmark("humaneval").isolation == sandbox.strongest_isolation()
+    for level in sandbox.available_isolations():
+        assert create_benchmark("humaneval", sandbox_isolation=level).isolation == level
+    with pytest.raises(ConfigError, match="'docker' is unknown"):
+        create_benchmark("humaneval", sandbox_isolation="docker")
+    for level in set(sandbox.ISOLATIONS) - set(sandbox.available_isolations()):
+        with pytest.raises(ConfigError, match=f"'{level}' is not available here: "):
+            create_benchmark("humaneval", sandbox_isolation=level)
+
+
+FORGED = ("import sys\nm = sys.modules['__main__']\nm.status.write(m.token + '\\n'); m.status.flush()\n"
+          "import os; os._exit(0)\n")
+
+
+@pytest.mark.parametrize(
+    "hack",
+    [
+        FORGED,  # a forged pass ahead of failing code
+        "class Yes:\n    def __eq__(self, other):\n        return True\n",  # equal to everything ...
+        "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.AssertionError = type('No', (Exception,), {})\n",
+    ],
+)
+def test_reward_hacks_score_zero(data_dir: Path, hack: str) -> None:
+    bench = create_benchmark("humaneval", {"local_path": str(data_dir)})
+    for sample in bench.load_samples(SUBSET, 3, 1):
+        entry = sample.metadata["entry_point"]
+        reply = f"```python\n{hack}\ndef {entry}(*args, **kwargs):\n    return {'Yes()' if 'Yes' in hack else 'None'}\n```"
+        score = bench.score(sample, reply)
+        assert (score.value, score.correct, score.status) == ({"acc": 0.0}, False, "success"), score.explanation
 
 
 def test_score_explains_the_verdict_and_the_isolation(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,13 +118,15 @@ def test_score_explains_the_verdict_and_the_isolation(data_dir: Path, monkeypatc
     wrong = bench.score(sample, "    return None\n")
     assert (wrong.value, wrong.correct, wrong.status) == ({"acc": 0.0}, False, "success")
     assert wrong.explanation == f"failed: AssertionError (isolation: {isolation})"
+    painted = bench.score(sample, "    raise ValueError('\\x1b[2J\\x1b[31mred')\n")
+    assert painted.explanation == f"failed: ValueError: \\x1b[2J\\x1b[31mred (isolation: {isolation})"
     empty = bench.score(sample, "   ")
     assert (empty.status, empty.extracted, empty.explanation) == ("parse_error", None, "no code in the reply")
 
     def broken(*args: object, **kwargs: object) -> None:
         raise sandbox.SandboxError("the bwrap sandbox did not start the program")
 
-    monkeypatch.setattr("pytest_evalscope.benchmarks.humaneval.run_python", broken)
+    monkeypatch.setattr("pytest_evalscope.benchmarks.humaneval.run_tests", broken)
     with pytest.raises(sandbox.SandboxError):  # an infrastructure failure is an error, never a wrong answer
         bench.score(sample, "    return None\n")
 

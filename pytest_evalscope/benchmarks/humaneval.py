@@ -1,16 +1,21 @@
 """HumanEval with EvalScope's protocol, its completions run in a sandbox.
 
 `opencompass/humaneval` (HF `openai/openai_humaneval`), subset `openai_humaneval`, 0-shot on test,
-EvalScope's prompt. The reply's code (see `scoring.code_extract`) is run as EvalScope's check
-program ``prompt + completion + test + check(entry_point)`` by `scoring.sandbox`; a sample is
-correct when that program runs to its end within the timeout. EvalScope scores it as `acc` with the
-`mean_and_pass_at_k` aggregation (primary metric pass@1); a sample's score is `{"acc": 1.0 | 0.0}`.
+EvalScope's prompt. The reply's code (see `scoring.code_extract`) is judged by EvalScope's check
+program ``prompt + completion + test + check(entry_point)``, run by `scoring.sandbox` in two
+processes: ``prompt + completion`` as the untrusted program, ``test + check(entry_point)`` in the
+trusted harness that calls the program's functions; a sample is correct when the tests run to their
+end within the timeout. EvalScope scores it as `acc` with the `mean_and_pass_at_k` aggregation
+(primary metric pass@1); a sample's score is `{"acc": 1.0 | 0.0}`.
 
 Settings (dataset_args.humaneval):
 
 - `review_timeout` (EvalScope 1.x) or `extra_params.timeout` (EvalScope's earlier key): seconds of
   wall-clock time per program, default 4.
-- `extra_params.isolation`: `auto` (the strongest that works here), `bwrap`, `unshare` or `process`.
+
+The sandbox's isolation is the operator's setting, `sandbox_isolation` (`--evalscope-sandbox-isolation`:
+`auto`, the strongest that works here, or `bwrap`, `unshare`, `process`), resolved when the benchmark
+is made, before any model call; `extra_params.isolation` is refused.
 
 A sandbox that cannot run at all raises `SandboxError`, which makes the sample an error, not a
 wrong answer. The Score's explanation names the verdict, its reason and the isolation used.
@@ -23,9 +28,9 @@ from typing import Any, ClassVar
 
 from ..params import ConfigError
 from ..registry import register_benchmark
-from ..scoring.code_extract import build_program, extract_code
+from ..scoring.code_extract import build_check, extract_code
 from ..scoring.filters import apply_filters
-from ..scoring.sandbox import ISOLATIONS, Limits, Verdict, resolve_isolation, run_python
+from ..scoring.sandbox import Limits, Verdict, resolve_isolation, run_tests
 from .base import Benchmark, Sample, Score
 
 PROMPT = ("Read the following function signature and docstring, and fully implement the function described. "
@@ -51,19 +56,20 @@ class HumanEval(Benchmark):
     aggregation = "mean_and_pass_at_k"
     primary_metric = "pass@1"
     required_fields = ("task_id", "prompt", "entry_point", "canonical_solution", "test")
-    extra_params: ClassVar[dict[str, Any]] = {"timeout": DEFAULT_TIMEOUT, "isolation": "auto"}
+    extra_params: ClassVar[dict[str, Any]] = {"timeout": DEFAULT_TIMEOUT}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        where = f"dataset_args.{self.name}"
-        self.timeout = self._timeout(where)
-        isolation = self.extra["isolation"]
-        if isolation != "auto" and isolation not in ISOLATIONS:
-            raise ConfigError(f"{where}.extra_params.isolation: {isolation!r} is unknown; "
-                              f"valid: auto, {', '.join(ISOLATIONS)}")
-        # A named isolation must work here before any model call; `auto` is probed at the first score.
-        self.isolation: str | None = None if isolation == "auto" else resolve_isolation(isolation)
+        self.timeout = self._timeout(f"dataset_args.{self.name}")
+        # resolved (probed) now, before any model call: a level that cannot run here is a ConfigError
+        self.isolation = resolve_isolation(self.sandbox_isolation)
         self.limits = Limits(cpu_seconds=math.ceil(self.timeout) + 1)
+
+    def _parse_extra_params(self, value: Any, where: str) -> dict[str, Any]:
+        if isinstance(value, dict) and "isolation" in value:
+            raise ConfigError(f"{where}.extra_params.isolation: the sandbox isolation is the operator's setting, "
+                              "not a dataset argument; set sandbox_isolation (--evalscope-sandbox-isolation)")
+        return super()._parse_extra_params(value, where)
 
     def _timeout(self, where: str) -> float:
         given = dict(self.args.get("extra_params") or {})
@@ -92,15 +98,15 @@ class HumanEval(Benchmark):
                       "prompt": str(record["prompt"]), "test": str(record["test"])},
         )
 
-    def program_for(self, sample: Sample, code: str) -> str:
+    def check_for(self, sample: Sample, code: str) -> tuple[str, str]:
+        """The program (untrusted) and the tests (trusted) that judge `code`."""
         meta = sample.metadata
-        return build_program(meta["prompt"], code, meta["test"], meta["entry_point"])
+        return build_check(meta["prompt"], code, meta["test"], meta["entry_point"])
 
     def run(self, sample: Sample, code: str) -> Verdict:
-        if self.isolation is None:
-            self.isolation = resolve_isolation("auto")
-        return run_python(self.program_for(sample, code), timeout=self.timeout, limits=self.limits,
-                          isolation=self.isolation, label=f"{self.name}:{sample.metadata['task_id']}")
+        program, tests = self.check_for(sample, code)
+        return run_tests(program, tests, timeout=self.timeout, limits=self.limits, isolation=self.isolation,
+                         label=f"{self.name}:{sample.metadata['task_id']}")
 
     def score(self, sample: Sample, answer_text: str) -> Score:
         code = extract_code(apply_filters(answer_text, self.filters))

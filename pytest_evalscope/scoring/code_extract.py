@@ -8,6 +8,9 @@ docstring (a complete function on its own):
 - a continuation (the function's body only) completes the prompt's function;
 - a full definition (often with its own imports) redefines the function after the prompt's.
 
+We run its two halves apart (`build_check`): the program, ``prompt + completion``, in the sandbox's
+untrusted process, and the tests, ``test + check(entry_point)``, in its trusted harness.
+
 On top of EvalScope's rule: `<think>` blocks are dropped first; a fenced block tagged as another
 language is passed over for a Python or untagged one; an unclosed fence (a truncated reply) still
 yields its code; prose before unfenced code is skipped when the whole reply does not parse; and a
@@ -55,11 +58,17 @@ def completion_for(prompt: str, code: str, entry_point: str) -> str:
     return indented if _parses(prompt + indented) else code
 
 
-def build_program(prompt: str, code: str, test: str, entry_point: str) -> str:
-    """EvalScope's check program: prompt, completion, the test's `check`, and the call to it."""
+def build_check(prompt: str, code: str, test: str, entry_point: str) -> tuple[str, str]:
+    """EvalScope's check program in its two halves: the program (prompt and completion, untrusted) and
+    the tests (the test's `check` and the call to it, trusted)."""
     completion = completion_for(prompt, code, entry_point)
     separator = "" if prompt.endswith("\n") else "\n"
-    return f"{prompt}{separator}{completion}\n{test}\ncheck({entry_point})\n"
+    return f"{prompt}{separator}{completion}\n", f"{test}\ncheck({entry_point})\n"
+
+
+def build_program(prompt: str, code: str, test: str, entry_point: str) -> str:
+    """EvalScope's check program as one script: prompt, completion, the test's `check`, and the call to it."""
+    return "".join(build_check(prompt, code, test, entry_point))
 
 
 def _trim(text: str) -> str:
