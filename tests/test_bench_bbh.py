@@ -102,7 +102,7 @@ def test_original_layout_and_cot_prompt_lookup(tmp_path: Path) -> None:
     # local_path may be the repository's bbh/ folder: records from <task>.json, CoT prompts from ../cot-prompts
     bench = create_benchmark("bbh", {"local_path": str(BBH / "bbh")})
     samples = bench.load_samples("dyck_languages", 3, 1)
-    assert [s.target for s in samples] == ["] ]", "] ] >", "}"]  # EvalScope drops every parenthesis from the gold
+    assert [s.target for s in samples] == ["] ]", "] ] >", "}"]  # free-form golds keep their brackets
     assert bench.fewshot_samples("dyck_languages")[0].input.startswith("Correctly close a Dyck-n word.\n\nQ: ")
     assert create_benchmark("bbh", {"few_shot_num": 5}).few_shot_num == 3  # EvalScope: 3-shot or 0-shot
     missing = create_benchmark("bbh", {"local_path": str(tmp_path)})
@@ -177,8 +177,8 @@ def test_extraction(task: str, reply: str, expected: str | None) -> None:
         (MC, "(B)", "So the answer is (C).", False),
         (FF, "True", "So the answer is true.", True),  # exact match after lower case, as EvalScope's acc
         ("multistep_arithmetic_two", "-50", "So the answer is -50.0.", False),  # no numeric comparison
-        ("dyck_languages", "] )", "So the answer is ] ).", False),  # EvalScope's gold lost its ")"
-        ("dyck_languages", ")", "", True),  # ... and an empty one equals an empty reply
+        ("dyck_languages", "] )", "So the answer is ] ).", True),  # free-form golds keep their brackets (1.14.1)
+        ("dyck_languages", ")", "", False),
     ],
 )
 def test_comparison(task: str, target: str, reply: str, correct: bool) -> None:

@@ -162,9 +162,10 @@ def test_subjects_and_categories_are_evalscopes() -> None:
         ("答案：B", "B", "B"),
         ("正确答案是 C。\n\n答案：C", "C", "C"),
         ("答案：A\n\n不过也有人认为答案：D", "D", "D"),  # both take the last 答案：X (EvalScope's C-Eval too)
-        ("分析：选项A不对。\n答案: C", None, "C"),  # C-Eval wants the full-width colon
-        ("答案：**B**", None, "B"),
-        ("所以选 B。", None, "B"),  # no fallback to a bare letter in C-Eval
+        # EvalScope 1.14.1 reads C-Eval with its general Chinese parser: either colon, bold, a fallback
+        ("分析：选项A不对。\n答案: C", "C", "C"),
+        ("答案：**B**", "B", "B"),
+        ("所以选 B。", "B", "B"),  # the last capital letter
         ("这道题我无法确定。", None, None),
     ],
 )
@@ -187,14 +188,14 @@ def _other(gold: str) -> str:
 
 
 # (reply writer, the letter C-Eval reads, the letter CMMLU reads): how Chinese chat models answer, some
-# wrong on purpose, one of them read differently by the two protocols.
+# wrong on purpose, read alike by the two protocols since EvalScope 1.14.1.
 REPLIES = [
     (lambda g: f"答案：{g}", lambda g: g, lambda g: g),
     (lambda g: f"根据题意逐项分析。\n\n正确答案是 {g}。\n\n答案：{g}", lambda g: g, lambda g: g),
     (lambda g: f"<think>初步判断，答案：{_other(g)}？再核对一遍。</think>\n答案：{g}", lambda g: g, lambda g: g),
     (lambda g: f"答案：{_other(g)}", _other, _other),
     (lambda g: "这道题的条件不足，我无法确定。", lambda g: None, lambda g: None),
-    (lambda g: f"选项{_other(g)}不符合题意。\n答案: {g}", lambda g: None, lambda g: g),
+    (lambda g: f"选项{_other(g)}不符合题意。\n答案: {g}", lambda g: g, lambda g: g),
     (lambda g: f"答案：{g}\n\n不过也有人认为答案：{_other(g)}", _other, _other),
 ]
 

@@ -130,7 +130,7 @@ def test_missing_math_verify_says_how_to_install(monkeypatch: pytest.MonkeyPatch
         ("$$\\boxed{\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}}$$", "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}"),
         ("<think>Maybe \\boxed{3}? Let me check.</think>\nThe answer is \\boxed{5}.", "5"),
         ("<think>It is \\boxed{3}</think>", None),  # only reasoning: no answer
-        ("<think>Working it out, 2 + 2 = 4 and then", None),  # truncated inside the reasoning
+        ("<think>Working it out, 2 + 2 = 4 and then", "4"),  # unclosed: read as answer text (EvalScope 1.14.1)
         ("So the total is \\boxed{\\frac{1}{2", "\\frac{1}{2"),  # truncated inside the box
         ("Let us set up the problem carefully. First we consider the", None),  # truncated, no number
         ("Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"),

@@ -298,8 +298,9 @@ THINK = [
      "**Answer:** $70,000", "70000"),
     ("<think>\nFirst: 5. Second: 6.\n</think>\nStep 1 gives 4.\n<think>\nWait, 99.\n</think>\nSo the answer is 10.",
      "10"),
+    # an unclosed <think> is read as answer text (EvalScope 1.14.1 removes complete blocks only)
     ("<think>\nThe ducks lay 16 eggs. She eats 3, bakes 4. 16 - 7 = 9. 9 * 2 = 18. Final answer: 18",
-     None),
+     "18"),
     ("<think></think>\n\nThe answer is 540.", "540"),
     ("<think>\n\n</think>\n\n$\\boxed{366}$", "366"),
     ("<think>boxed{1000} is a guess; \\boxed{999}</think>The answer is \\boxed{260}.", "260"),
@@ -395,7 +396,7 @@ def test_extract_numeric_answer_corpus(reply: str, expected: str | None):
         ("The answer is 18.", "The answer is 18.", ""),
         ("<think>a 5</think>The answer is 18.", "The answer is 18.", "a 5"),
         ("<think>\nfirst\n</think>\n\nmiddle\n<think>second</think>\nlast", "middle\nlast", "first\nsecond"),
-        ("<think>reasoning cut off 12", "", "reasoning cut off 12"),
+        ("<think>reasoning cut off 12", "reasoning cut off 12", ""),  # unclosed: the text stays (EvalScope 1.14.1)
         ("reasoning 12</think>\n\nThe answer is 7.", "The answer is 7.", "reasoning 12"),
         ("r1</think>x<think>r2</think>y", "x\ny", "r1\nr2"),
         ("<think>a</think>b</think>c", "c", "a\nb"),
@@ -478,7 +479,8 @@ def test_normalize_number(raw: str, expected: str | None):
         ("$1,000", "1000", True),
         ("0.5", "1/2", True),
         ("\\frac{1}{2}", "0.5", True),
-        ("0.3333", "1/3", True),
+        ("0.3333", "1/3", False),  # equal to six decimal places only (EvalScope 1.14.1)
+        ("0.3333333", "1/3", True),
         ("18 dollars", "18", True),
         ("-3", "-3.0", True),
         ("17", "18", False),
@@ -497,14 +499,14 @@ def test_numeric_equal(pred: str | None, gold: str, equal: bool):
     assert numeric_equal(pred, gold) is equal
 
 
-def test_numeric_equal_rel_tol_edges():
-    assert numeric_equal("100.009", "100")  # relative difference 9e-5 < 1e-4
-    assert not numeric_equal("100.02", "100")  # 2e-4 > 1e-4
-    assert numeric_equal("100.5", "100", rel_tol=0.01)
-    assert not numeric_equal("100.009", "100", rel_tol=1e-6)
-    assert not numeric_equal("0.00001", "0")  # rel_tol only: nothing but 0 is close to 0
+def test_numeric_equal_has_no_tolerance_beyond_six_decimals():
+    # EvalScope 1.14.1 compares exactly (math-verify, float_rounding=6): "approximately 27000.2" is not 27000
+    assert not numeric_equal("27000.2", "27000")
+    assert not numeric_equal("100.009", "100")
+    assert not numeric_equal("0.00001", "0")
     assert numeric_equal("0", "0.0")
-    assert numeric_equal("1234567.8", "1234567.9")  # 8e-8 relative
+    assert numeric_equal("0.1234564", "0.1234561")  # the same to six places
+    assert not numeric_equal("1234567.8", "1234567.9")
 
 
 @pytest.mark.parametrize(("pred", "gold"), [("18001", "18000"), ("114201", "114200"), ("-100001", "-100000")])

@@ -7,8 +7,9 @@
   (`few_shot_num` is 3 or 0; any other value means 3, as in EvalScope). We do not ship them: they are read
   from `cot-prompts/<task>.txt` (the official files; everything up to the `-----` line is dropped) in the
   local dataset folder or its parent, or from `extra_params.cot_prompts_dir` (our own key).
-- Gold: the target with every `(` and `)` removed, then stripped ("(A)" -> "A"). As in EvalScope this also
-  strips dyck_languages targets, e.g. ") ]" -> "]", so replies with the right closing sequence score 0 there.
+- Gold: for the multiple-choice tasks, the target with every `(` and `)` removed, then stripped ("(A)" -> "A");
+  free-form targets are only stripped (as in EvalScope 1.14.1: in dyck_languages the brackets are the
+  answer, ") ]" stays ") ]").
 - Extraction, after the last "So the answer is ", on the first line, without a final period:
   multiple choice: `(X)` if present, else a standalone capital letter, else the text itself;
   free form: the text, or what is inside `**...**` when it is bold. An empty result counts as unparsed.
@@ -57,7 +58,10 @@ def task_type(task: str) -> str:
     return MULTIPLE_CHOICE if task in MULTIPLE_CHOICE_TASKS else FREE_FORM
 
 
-def gold_from_target(target: str) -> str:
+def gold_from_target(target: str, task: str | None = None) -> str:
+    """The gold answer of a record: "(A)" -> "A" on a multiple-choice task; a free-form target as it is."""
+    if task is not None and task_type(task) == FREE_FORM:
+        return target.strip()
     return target.replace("(", "").replace(")", "").strip()
 
 
@@ -150,7 +154,7 @@ class BBH(Benchmark):
         return super().load_records(subset, split)
 
     def record_to_sample(self, record: dict[str, Any], index: int, subset: str) -> Sample:
-        return Sample(index=index, subset=subset, input=str(record["input"]), target=gold_from_target(str(record["target"])),
+        return Sample(index=index, subset=subset, input=str(record["input"]), target=gold_from_target(str(record["target"]), subset),
                       metadata={"task_type": task_type(subset)})
 
     def cot_prompt_candidates(self, subset: str) -> list[Path]:

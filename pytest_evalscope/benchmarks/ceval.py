@@ -4,8 +4,10 @@
   With examples, the user message is the few-shot header (`以下是一些示例问题：\\n\\n{fewshot}\\n\\n`), a
   newline, then that prompt. Each example is `问题：…\\n选项：\\nA. …\\n解析：{explanation}\\n答案：X`, and
   the examples are joined by a blank line.
-- Answer: as in EvalScope's C-Eval adapter, the FIRST `答案：` (full-width colon) directly followed by
-  a letter A-D. There is no fallback: a reply without that is unparsed.
+- Answer: as in EvalScope 1.14.1's C-Eval adapter, the multiple-choice parser shared with the other
+  adapters (`scoring.choices.extract_choice`): the label after the last `答案：` / `答案:` (spaces, bold,
+  brackets and LaTeX allowed: `答案： D`, `答案：**D**`, `答案：(D)`, `答案：$\\boxed{B}$`), else the last
+  capital letter of the reply (`所以答案是D`, `故选B`).
 - Records: the hub schema (`evalscope/ceval`, and `ceval/ceval-exam` on Hugging Face), which is also the
   layout of the ceval-exam CSVs: id, question, A, B, C, D, answer, explanation. A local folder may be in
   the loader's usual layout (`<subject>/val.csv`) or the ceval-exam zip's (`val/<subject>_val.csv`).
@@ -13,7 +15,6 @@
 
 from __future__ import annotations
 
-import re
 import string
 from pathlib import Path
 from typing import Any, ClassVar
@@ -83,7 +84,6 @@ CEVAL_PROMPT = (
     "以下是中国关于{subject}的单项选择题，请选出其中的正确答案。你的回答的最后一行应该是这样的格式："
     "\"答案：[LETTER]\"（不带引号），其中 [LETTER] 是 A、B、C、D 中的一个。\n\n问题：{question}\n选项：\n{choices}\n"
 )
-_ANSWER = re.compile(r"答案：([A-D])")
 _OPTIONS = ("A", "B", "C", "D")
 
 
@@ -146,8 +146,3 @@ class CEval(MultipleChoiceBenchmark):
             content = self.query_template.format(question=content)
         messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
         return messages + [{"role": "user", "content": content}]
-
-    def extract_for(self, sample: Sample, text: str) -> str | None:
-        """EvalScope's rule: the LAST `答案：X` (a reply that corrects itself, or echoes the format first)."""
-        found = _ANSWER.findall(text)
-        return found[-1] if found else None

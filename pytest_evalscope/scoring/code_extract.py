@@ -31,7 +31,7 @@ _CODE_START = re.compile(r"^(?:def |async def |class |import |from \S+ import |@
 
 def extract_code(reply: str) -> str:
     """The code a reply gives: the first Python (or untagged) fenced block, else the reply itself."""
-    text, _ = split_reasoning(reply or "")
+    text, _ = split_reasoning(reply or "", unclosed_is_reasoning=True)  # thinking cut off is no code
     blocks = [(tag.lower(), body) for tag, body in _FENCE.findall(text)]
     if blocks:
         chosen = next((body for tag, body in blocks if tag in PYTHON_TAGS), blocks[0][1])

@@ -38,6 +38,11 @@ _PHRASE_END = re.compile(r"[.;!?](?=\s|$)|,?\s+(?:because|since|as|which|so|but)
 _TRUNCATED_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{\s*$")
 _PHRASES = re.compile(r"(?:[Tt]he (?:final )?answer is|[Ff]inal [Aa]nswer is|答案是|ANSWER:)\s*:?")
 _NUMBER = re.compile(r"-?\d*\.?\d+")
+# `$...$` (a `\\$` inside is an escaped dollar), `$$...$$`, `\\(...\\)`, `\\[...\\]`
+_DOLLARS = re.compile(r"\$+((?:\\\$|[^$])+)\$")
+# a reply cut off inside `$...` ends in that math, not in its last number
+_INLINE_MATH = re.compile(
+    r"\$\$(.+?)\$\$|\$((?:\\\$|[^$])+?)(?:\$|\Z)|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _WRAPPERS = re.compile(r"^(?:\$+|\\\(|\\\[)\s*|\s*(?:\$+|\\\)|\\\])$")
 _SPACES = re.compile(r"\s+|\\[,;:! ]")
 _TEXT = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{([^{}]*)\}")
@@ -57,6 +62,7 @@ def require_math_verify() -> Any:
 def _clean(answer: str) -> str | None:
     for _ in range(2):
         answer = _WRAPPERS.sub("", answer.strip().rstrip(".").rstrip("/").strip()).strip()
+    answer = answer.removeprefix("\\$").strip()  # `$\\$32$`: the escaped dollar is a currency sign
     return answer or None
 
 
@@ -66,15 +72,21 @@ def extract_math_answer(text: str) -> str | None:
     minerva = _MINERVA.findall(text)
     if minerva:
         return _clean(minerva[-1])
+    truncated = _TRUNCATED_BOX.search(text)
+    if truncated:  # cut off just as the boxed answer began: read what came before that line
+        text = text[:text.rfind("\n", 0, truncated.start()) + 1]
     for box in reversed([m.end() for m in _BOX.finditer(text)]):
         answer = _clean(_box_content(text, box))
         if answer is not None:
             return answer
-    if _TRUNCATED_BOX.search(text):  # cut off just as the final answer began: no answer was given
-        return None
     phrases = list(_PHRASES.finditer(text))
     if phrases:
         answer = _phrase_answer(text[phrases[-1].end():].strip().split("\n", 1)[0])
+        if answer is not None:
+            return answer
+    spans = list(_INLINE_MATH.finditer(text))
+    if spans:
+        answer = _clean(next(group for group in spans[-1].groups() if group is not None))
         if answer is not None:
             return answer
     numbers = _NUMBER.findall(text.replace(",", ""))
@@ -83,7 +95,7 @@ def extract_math_answer(text: str) -> str | None:
 
 def _phrase_answer(line: str) -> str | None:
     """The answer after "the answer is": `$...$` when it opens with one, else up to where prose resumes."""
-    math = re.match(r"\$+([^$]+)\$", line)
+    math = _DOLLARS.match(line)
     if math:
         return _clean(math.group(1))
     end = next((m.start() for m in _PHRASE_END.finditer(line) if not _inside_number(line, m.start())), len(line))

@@ -1,9 +1,11 @@
 """Final-answer extraction and numeric comparison for math word problems (GSM8K and the like).
 
 `split_reasoning` takes `<think>...</think>` reasoning out of a reply, scanning the tags left to right:
-a `<think>...</think>` pair is reasoning; an unclosed `<think>` makes the rest of the text reasoning;
-a `</think>` with no open block makes everything before it reasoning (chat templates that put the
-opening tag in the prompt). A text with no tag is returned unchanged.
+a `<think>...</think>` pair is reasoning; an unclosed `<think>` is dropped and the text after it stays
+(as in EvalScope 1.14.1, which removes complete blocks only: a reply whose reasoning was never closed
+but which went on to write `ANSWER: B` is read as B); a `</think>` with no open block makes everything
+before it reasoning (chat templates that put the opening tag in the prompt; EvalScope keeps that text,
+a deliberate deviation). A text with no tag is returned unchanged.
 
 `extract_numeric_answer` looks for the final answer with EvalScope's math-parser preferences plus
 GSM8K's `####`, taking the first rule that yields a number:
@@ -29,7 +31,6 @@ Units, `%`, words and LaTeX wrappers around the token are ignored.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from decimal import Decimal, localcontext
@@ -87,8 +88,11 @@ _NUMBER_TEXT = re.compile(
 )
 
 
-def split_reasoning(text: str) -> tuple[str, str]:
-    """Return `(answer_text, reasoning)`: the reply without its `<think>` blocks, and those blocks' text."""
+def split_reasoning(text: str, unclosed_is_reasoning: bool = False) -> tuple[str, str]:
+    """Return `(answer_text, reasoning)`: the reply without its `<think>` blocks, and those blocks' text.
+
+    `unclosed_is_reasoning` makes the text after an unclosed `<think>` reasoning (code extraction: thinking
+    that was cut off is not code)."""
     segments: list[tuple[bool, str]] = []  # (is_answer, text), in order
     reasoning_upto = 0  # segments before this index are reasoning (a stray `</think>` came after them)
     pos = 0
@@ -109,7 +113,11 @@ def split_reasoning(text: str) -> tuple[str, str]:
         pos = tag.end()
     if pos == 0 and open_at is None:
         return text, ""
-    segments.append((False, text[open_at:]) if open_at is not None else (True, text[pos:]))
+    # an unclosed block: its tag goes, its text stays (the reply may have gone on to answer)
+    if open_at is None:
+        segments.append((True, text[pos:]))
+    else:
+        segments.append((not unclosed_is_reasoning, text[open_at:]))
     answer = [a and i >= reasoning_upto for i, (a, _) in enumerate(segments)]
     return (_join(p for (_, p), a in zip(segments, answer, strict=True) if a),
             _join(p for (_, p), a in zip(segments, answer, strict=True) if not a))
@@ -267,10 +275,11 @@ def extract_numeric_answer(text: str) -> str | None:
     return None
 
 
-def numeric_equal(pred: str | None, gold: str, rel_tol: float = 1e-4) -> bool:
-    """Whether two numbers agree: same canonical string, or floats within `rel_tol` of each other.
+def numeric_equal(pred: str | None, gold: str) -> bool:
+    """Whether two numbers are the same number, written in any form (`1,000` = `1000.00` = `\\$1000`).
 
-    Two integers must be equal: EvalScope's relative tolerance alone would score 18001 as 18000.
+    As in EvalScope 1.14.1 (math-verify with `float_rounding=6`), there is no tolerance beyond the sixth
+    decimal place: "approximately 27000.2" is not 27000, and 0.3333333 is 1/3 only to six places.
     """
     if pred is None:
         return False
@@ -279,16 +288,10 @@ def numeric_equal(pred: str | None, gold: str, rel_tol: float = 1e-4) -> bool:
         return False
     if p == g:
         return True
-    if _is_integer(p) and _is_integer(g):
-        return False
     try:
-        return math.isclose(float(p), float(g), rel_tol=rel_tol)
-    except (OverflowError, ValueError):
+        return round(Decimal(p), 6) == round(Decimal(g), 6)
+    except ArithmeticError:
         return False
-
-
-def _is_integer(text: str) -> bool:
-    return text.lstrip("-").isdigit()
 
 
 def gold_from_gsm8k_answer(answer: str) -> str:
