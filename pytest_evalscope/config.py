@@ -18,12 +18,14 @@ import yaml
 
 from .params import (
     INERT_KEYS,
+    MAX_REPEATS,
     MIGRATED_TO_GENERATION,
     PARAMS,
     PARAMS_BY_NAME,
     ConfigError,
+    bounded_int,
     did_you_mean,
-    parse_int,
+    parse_name,
 )
 
 REDACTED = "***"
@@ -57,6 +59,7 @@ class TaskConfig:
     thresholds: dict[str, float]
     debug: bool
     dry_run: bool
+    sandbox_isolation: str
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         for param in PARAMS:
@@ -91,7 +94,7 @@ class TaskConfig:
             if raw.get(key) is not None:
                 self.generation_config.setdefault(key, raw[key])
         n = self.generation_config.pop("n", None)
-        if n is not None and parse_int(n, "generation_config.n", minimum=1) > 1:
+        if n is not None and bounded_int(1, MAX_REPEATS)(n, "generation_config.n") > 1:
             self.repeats = max(self.repeats, int(n))
 
     def _derive(self, env: Mapping[str, str]) -> None:
@@ -102,7 +105,12 @@ class TaskConfig:
         if self.eval_type == "mock" and not self.model:
             self.model = "mock"
         if self.model and not self.model_id:
-            self.model_id = os.path.basename(self.model.rstrip("/")) or self.model
+            derived = os.path.basename(self.model.rstrip("/")) or self.model
+            try:
+                self.model_id = parse_name(derived, "model_id")
+            except ConfigError:
+                raise ConfigError(f"model: {derived[:60]!r}, the last part of {self.model[:60]!r}, cannot name the run's "
+                                  "output folders; give model_id, a plain name such as Qwen3-8B") from None
         if self.api_key is None:
             self.api_key = env.get("EVALSCOPE_API_KEY") or env.get("OPENAI_API_KEY") or "EMPTY"
         if self.eval_type == "service" and not self.api_url:
@@ -168,14 +176,46 @@ def check_key(key: str, source: str) -> None:
     raise ConfigError(f"{source}: unknown key {key!r}{did_you_mean(key, known)}")
 
 
+MAX_CONFIG_NODES = 100_000  # a real TaskConfig has hundreds; YAML aliases can make billions out of a few lines
+
+
+def _load_yaml(text: str) -> Any:
+    """yaml.safe_load, except that a document whose aliases expand past MAX_CONFIG_NODES nodes is refused
+    before it is built (a "billion laughs" file would otherwise grow to gigabytes)."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if root is None:
+        return None
+    counts: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:  # nodes after expansion, each distinct node counted once per use
+        if id(node) not in counts:
+            counts[id(node)] = 0  # a cycle counts as itself
+            inner = node.value if isinstance(node, yaml.SequenceNode) else \
+                [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else []
+            counts[id(node)] = min(1 + sum(size(child) for child in inner), MAX_CONFIG_NODES + 1)
+        return counts[id(node)]
+
+    if size(root) > MAX_CONFIG_NODES:
+        raise ValueError(f"its aliases expand to more than {MAX_CONFIG_NODES} values; a TaskConfig is far smaller")
+    return yaml.safe_load(text)
+
+
 def load_config_file(path: str | os.PathLike[str], holds: str = "TaskConfig keys") -> dict[str, Any]:
     """Read a TaskConfig (or perf's arguments) from a YAML or JSON file; the result is a mapping of raw values."""
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"config file {str(file)!r} does not exist")
-    text = file.read_text(encoding="utf-8")
     try:
-        data = json.loads(text) if file.suffix.lower() == ".json" else yaml.safe_load(text)
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {str(file)!r} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                          f"offset {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {str(file)!r} cannot be read ({exc.strerror})") from None
+    try:
+        data = json.loads(text) if file.suffix.lower() == ".json" else _load_yaml(text)
+    except RecursionError:
+        raise ConfigError(f"config file {str(file)!r} nests deeper than a config can") from None
     except (ValueError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"config file {str(file)!r} does not parse: {first}") from None

@@ -28,10 +28,80 @@ def did_you_mean(name: str, candidates: list[str] | set[str] | tuple[str, ...]) 
 # ---------------------------------------------------------------- value parsers
 
 
+MAX_TEXT = 1 << 16  # characters in one setting's string (a prompt template fits; a 300k-character name does not)
+
+
 def parse_str(value: Any, name: str) -> str:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise ConfigError(f"{name}: expected a string, got {type(value).__name__} {value!r}")
-    return str(value)
+        raise ConfigError(f"{name}: expected a string, got {type(value).__name__} {_shown(value)}")
+    return check_text(str(value), name)
+
+
+def check_text(text: str, name: str, limit: int = MAX_TEXT) -> str:
+    """`text` unless it holds a NUL, a lone surrogate (not Unicode: nothing can write it as UTF-8) or is
+    longer than `limit` characters; then one line naming the setting."""
+    if len(text) > limit:
+        raise ConfigError(f"{name}: {len(text)} characters is over the limit of {limit}")
+    if "\0" in text:
+        raise ConfigError(f"{name}: holds a NUL character, which no name, path or URL may contain")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ConfigError(f"{name}: holds a lone surrogate {text[exc.start]!r} at position {exc.start}, "
+                          "which is not valid Unicode") from None
+    return text
+
+
+def _shown(value: Any, width: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+# Characters a name used in output paths may not hold: separators, and what terminals and file systems mangle.
+_NAME_FORBIDDEN = frozenset("/\\") | frozenset(chr(c) for c in range(32)) | {chr(127)}
+
+
+def parse_name(value: Any, name: str) -> str:
+    """A name that becomes one folder or file name in the outputs tree (model_id): no separators, no
+    control characters, not `.` or `..`, at most 128 characters."""
+    text = check_text(parse_str(value, name).strip(), name, limit=128)
+    bad = next((c for c in text if c in _NAME_FORBIDDEN), None)
+    if not text or text in (".", "..") or bad is not None:
+        why = f"holds {bad!r}" if bad is not None else "is empty" if not text else f"is {text!r}"
+        raise ConfigError(f"{name}: {_shown(text)} {why}; it names folders in the outputs tree, so give a plain "
+                          "name such as Qwen3-8B (no / or \\, no control characters, not . or ..)")
+    return text
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def check_headers(headers: Any, name: str) -> dict[str, str]:
+    """HTTP headers as str -> str: a name must be an RFC 9110 token and a value may hold no control
+    character but tab, so that nothing given here can split a request (CR/LF) on the wire."""
+    if not isinstance(headers, dict):
+        raise ConfigError(f"{name}: expected an object of header names to values, got {_shown(headers)}")
+    checked = {}
+    for raw_key, raw_value in headers.items():
+        key, value = str(raw_key), str(raw_value)
+        if not key or any(c not in _TOKEN_CHARS for c in key):
+            raise ConfigError(f"{name}: {_shown(key)} is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)")
+        bad = next((c for c in value if (ord(c) < 32 and c != "\t") or ord(c) == 127), None)
+        if bad is not None:
+            raise ConfigError(f"{name}.{key}: the value holds the control character {bad!r}; header values "
+                              "may not contain CR, LF or other control characters")
+        checked[key] = check_text(value, f"{name}.{key}", limit=8192)
+    return checked
+
+
+def bounded_int(minimum: int, maximum: int) -> Callable[[Any, str], int]:
+    """An integer in [minimum, maximum]; the maximum keeps an absurd value from growing a run without end."""
+    def parse(value: Any, name: str) -> int:
+        number = parse_int(value, name, minimum)
+        if number > maximum:
+            raise ConfigError(f"{name}: {number} is over the maximum of {maximum}")
+        return number
+    return parse
 
 
 def parse_bool(value: Any, name: str) -> bool:
@@ -136,6 +206,10 @@ def parse_url(value: Any, name: str) -> str | None:
     if value is None or value == "":
         return None
     text = parse_str(value, name).strip()
+    bad = next((c for c in text if ord(c) < 33 or ord(c) == 127), None)
+    if bad is not None:  # a CR/LF would inject lines into logs and requests
+        raise ConfigError(f"{name}: {_shown(text)} holds the control or space character {bad!r}; "
+                          "expected a URL such as http://127.0.0.1:8000/v1")
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(f"{name}: {text!r} is not an http(s) URL; expected e.g. http://127.0.0.1:8000/v1")
@@ -187,6 +261,7 @@ EVAL_TYPES = {
     "mock": "mock", "mock_llm": "mock",
 }
 DATASET_HUBS = ("huggingface", "modelscope", "local")
+SANDBOX_ISOLATIONS = ("auto", "bwrap", "unshare", "process")  # scoring.sandbox.ISOLATIONS, plus auto
 
 
 def choice(options: dict[str, str] | tuple[str, ...]) -> Callable[[Any, str], str | None]:
@@ -213,6 +288,7 @@ class Param:
     help: str
     secret: bool = False
     cli: bool = True  # has a --evalscope-* option and an ini key
+    operator: bool = False  # set by whoever runs the process (CLI, ini, config file), never by a service request
     # the JSON Schema of a typed value (config files, the HTTP service's bodies and OpenAPI document);
     # strings in command-line spelling are accepted wherever the parser takes them
     schema: tuple[tuple[str, Any], ...] = (("type", "string"),)
@@ -229,14 +305,15 @@ def _opt(parse: Callable[..., Any]) -> Callable[[Any, str], Any]:
     return lambda value, name: None if value is None else parse(value, name)
 
 
-def _positive_int(value: Any, name: str) -> int:
-    return parse_int(value, name, minimum=1)
+# Hard ceilings for any run (the HTTP service sets lower ones of its own): beyond them a value is a mistake.
+MAX_REPEATS = 10_000
+MAX_BATCH = 100_000
 
 
 PARAMS: tuple[Param, ...] = (
     Param("model", _opt(parse_str), None, "model name served by api_url (service) or a local path / hub id (checkpoint)",
           schema=(("type", ["string", "null"]),)),
-    Param("model_id", _opt(parse_str), None, "name used in outputs and reports; default: the basename of model",
+    Param("model_id", _opt(parse_name), None, "name used in outputs and reports; default: the basename of model",
           schema=(("type", ["string", "null"]),)),
     Param("api_url", parse_url, None, "OpenAI-compatible root URL such as http://127.0.0.1:8000/v1 (implies eval_type service)",
           schema=(("type", ["string", "null"]), ("format", "uri"),)),
@@ -261,11 +338,11 @@ PARAMS: tuple[Param, ...] = (
           schema=(("type", ["string", "null"]), ("enum", [*DATASET_HUBS, None]),)),
     Param("limit", parse_limit, None, "samples per subset: a count (100) or a fraction in (0, 1) (0.1)",
           schema=(("type", ["number", "null"]), ("exclusiveMinimum", 0),)),
-    Param("repeats", _positive_int, 1, "evaluate every sample this many times",
+    Param("repeats", bounded_int(1, MAX_REPEATS), 1, "evaluate every sample this many times",
           schema=(("type", "integer"), ("minimum", 1),)),
     Param("seed", parse_int, 42, "seed for shuffles and random few-shot choices",
           schema=(("type", "integer"),)),
-    Param("eval_batch_size", _positive_int, 1, "model requests kept in flight per process",
+    Param("eval_batch_size", bounded_int(1, MAX_BATCH), 1, "model requests kept in flight per process",
           schema=(("type", "integer"), ("minimum", 1),)),
     Param("work_dir", parse_str, "./outputs", "outputs root; a YYYYMMDD_HHMMSS folder is created inside",
           schema=(("type", "string"),)),
@@ -283,6 +360,10 @@ PARAMS: tuple[Param, ...] = (
           schema=(("type", "boolean"),)),
     Param("dry_run", parse_bool, False, "render prompts and write outputs with the mock model; no request is sent",
           schema=(("type", "boolean"),)),
+    Param("sandbox_isolation", choice(SANDBOX_ISOLATIONS), "auto",
+          "sandbox for model-written code: auto (the strongest here) | bwrap | unshare | process; the operator's "
+          "choice: the HTTP service refuses it in requests",
+          schema=(("type", "string"), ("enum", list(SANDBOX_ISOLATIONS)),), operator=True),
     Param("judge_strategy", _opt(parse_str), None, "EvalScope judge strategy (auto | rule; LLM judging is not available yet)",
           schema=(("type", ["string", "null"]),)),
     Param("judge_worker_num", _opt(parse_int), None, "EvalScope judge concurrency (accepted for compatibility)",

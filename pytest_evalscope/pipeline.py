@@ -19,9 +19,9 @@ from typing import Any
 from .cache import Journal
 from .models.base import ModelAPI, ModelError, ModelOutput
 
-# Replies that say the request itself is wrong (key, model name, URL), or a checkpoint that cannot
-# load: no later sample can succeed.
-FATAL_KINDS = ("http_401", "http_403", "http_404", "model_load")
+# Replies that say the request itself is wrong (key, model name, URL), an endpoint that cannot be
+# reached at all, or a checkpoint that cannot load: no later sample can succeed.
+FATAL_KINDS = ("http_401", "http_403", "http_404", "unreachable", "model_load")
 
 
 def lookahead_for(concurrency: int) -> int:

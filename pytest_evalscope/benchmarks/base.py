@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from ..datasets.hub import DatasetSource, load_split
 from ..datasets.local import DatasetError, require_fields
-from ..params import ConfigError, did_you_mean, parse_bool, parse_int, parse_list
+from ..params import ConfigError, did_you_mean, parse_bool, parse_int, parse_list, parse_str
 from ..reporting.report import AGGREGATIONS
 from ..scoring.filters import apply_filters, parse_filters
 
@@ -88,9 +88,11 @@ class Benchmark:
     model_adapters: ClassVar[tuple[str, ...]] = ("generation",)
 
     def __init__(self, args: dict[str, Any] | None = None, *, seed: int = 42, hub: str | None = None,
-                 cache_dir: str | None = None) -> None:
+                 cache_dir: str | None = None, sandbox_isolation: str = "auto") -> None:
         self.args = dict(args or {})
         self.seed = seed
+        # the operator's choice of sandbox for model-written code (never a request's): auto | bwrap | unshare | process
+        self.sandbox_isolation = sandbox_isolation
         self.hub = hub
         self.cache_dir = cache_dir
         self._apply_args()
@@ -136,6 +138,22 @@ class Benchmark:
             raise ConfigError(f"{where}.model_adapter: {self.name} is scored by {' or '.join(self.model_adapters)}, "
                               f"not {self.model_adapter}")
         self.model_adapter_note: str | None = None
+        self.dataset_revision = None if a.get("dataset_revision") in (None, "") else \
+            parse_str(a["dataset_revision"], f"{where}.dataset_revision")
+        self.force_redownload = parse_bool(a.get("force_redownload", False), f"{where}.force_redownload")
+        if "metric_list" in a:
+            self._check_metric_list(a["metric_list"], where)
+
+    def _check_metric_list(self, value: Any, where: str) -> None:
+        """EvalScope lets a user pick metrics; each adapter here computes its own set, so a metric_list is
+        accepted only when it names that set (a config written for EvalScope that spells it out)."""
+        own = [next(iter(m)) if isinstance(m, dict) else str(m) for m in type(self).metric_list]
+        given = value if isinstance(value, list) else [value]
+        names = [next(iter(m)) if isinstance(m, dict) and m else str(m) for m in given]
+        if names != own:
+            raise ConfigError(f"{where}.metric_list: {self.name} computes {', '.join(own)}; other metrics "
+                              f"({', '.join(n for n in names if n not in own) or ', '.join(names)}) cannot be chosen "
+                              "here; leave metric_list out")
 
     @property
     def scores_loglikelihood(self) -> bool:
@@ -166,7 +184,8 @@ class Benchmark:
 
     def source(self) -> DatasetSource:
         hf_id = None if "dataset_id" in self.args or "local_path" in self.args else self.hf_dataset_id
-        return DatasetSource(self.name, self.dataset_id, hf_id, self.hub, self.cache_dir, local="local_path" in self.args)
+        return DatasetSource(self.name, self.dataset_id, hf_id, self.hub, self.cache_dir, local="local_path" in self.args,
+                             revision=self.dataset_revision, force_redownload=self.force_redownload)
 
     # ------------------------------------------------------------ data
 

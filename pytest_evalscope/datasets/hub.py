@@ -25,6 +25,8 @@ class DatasetSource:
     hub: str | None = None
     cache_dir: str | None = None
     local: bool = False  # given as local_path: never looked up on a hub
+    revision: str | None = None  # dataset_revision: a hub branch, tag or commit
+    force_redownload: bool = False  # fetch again even when the hub cache holds it
 
 
 def resolve_hub(requested: str | None) -> str:
@@ -36,6 +38,11 @@ def resolve_hub(requested: str | None) -> str:
 def load_split(source: DatasetSource, subset: str, split: str) -> list[dict[str, Any]]:
     path = Path(source.dataset_id).expanduser()
     hub = resolve_hub(source.hub)
+    if path.exists() or hub == "local" or source.local:
+        for name, given in (("dataset_revision", source.revision), ("force_redownload", source.force_redownload)):
+            if given:
+                raise DatasetError(f"{source.benchmark}: {name} applies to hub datasets, and {source.dataset_id!r} "
+                                   "is read from local files; leave it out")
     if path.exists():
         return read_records(path, subset, split)
     if hub == "local" or source.local:
@@ -69,7 +76,8 @@ def _load_huggingface(source: DatasetSource, subset: str, split: str) -> list[di
             f"(pip install 'pytest-evalscope[hub]'); {_hint(source)}"
         ) from None
     try:
-        loaded = datasets.load_dataset(hub_id, subset, split=split, cache_dir=source.cache_dir)
+        loaded = datasets.load_dataset(hub_id, subset, split=split, cache_dir=source.cache_dir, revision=source.revision,
+                                       download_mode="force_redownload" if source.force_redownload else None)
     except Exception as exc:  # network, auth and schema failures all arrive as different types
         raise _failure(source, hub_id, "huggingface", subset, split, exc) from None
     return [dict(row) for row in loaded]
@@ -84,7 +92,10 @@ def _load_modelscope(source: DatasetSource, subset: str, split: str) -> list[dic
             f"use --evalscope-dataset-hub=huggingface or {_hint(source)}"
         ) from None
     try:
-        loaded = MsDataset.load(source.dataset_id, subset_name=subset, split=split, cache_dir=source.cache_dir)
+        options: dict[str, Any] = {"download_mode": "force_redownload"} if source.force_redownload else {}
+        if source.revision:
+            options["version"] = source.revision
+        loaded = MsDataset.load(source.dataset_id, subset_name=subset, split=split, cache_dir=source.cache_dir, **options)
     except Exception as exc:
         raise _failure(source, source.dataset_id, "modelscope", subset, split, exc) from None
     return [dict(row) for row in loaded]

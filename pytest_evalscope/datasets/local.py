@@ -88,31 +88,57 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                 record = json.loads(line)
             except ValueError as exc:
                 raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+            except RecursionError:
+                raise DatasetError(f"{path}:{number}: nested too deeply to be a record") from None
             if not isinstance(record, dict):
                 raise DatasetError(f"{path}:{number}: expected a JSON object per line, got {type(record).__name__}")
+            if "\\u" in line:  # only an escape can hold a lone surrogate; raw UTF-8 cannot
+                _check_unicode(record, f"{path}:{number}")
             records.append(record)
+    if not records:
+        raise DatasetError(f"{path}: holds no records (the file is empty)")
     return records
 
 
 def _read_json(path: Path) -> list[dict[str, Any]]:
     try:
         with _open(path) as handle:
-            data = json.loads(handle.read())
+            text = handle.read()
+        data = json.loads(text)
     except ValueError as exc:
         raise DatasetError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise DatasetError(f"{path}: nested too deeply to be a dataset") from None
     if isinstance(data, dict) and isinstance(data.get("data"), list):
         data = data["data"]
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise DatasetError(f"{path}: expected a JSON list of objects (or {{\"data\": [...]}})")
+    if not data:
+        raise DatasetError(f"{path}: holds no records (an empty list)")
+    if "\\u" in text:
+        for number, record in enumerate(data):
+            _check_unicode(record, f"{path}: record {number}")
     return data
+
+
+def _check_unicode(record: dict[str, Any], where: str) -> None:
+    """A lone surrogate (an escape such as \\ud800 without its pair) is not Unicode: no output file could hold it."""
+    try:
+        json.dumps(record, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise DatasetError(f"{where}: holds a lone surrogate {exc.object[exc.start]!r}, which is not valid Unicode; "
+                           "fix the record's text") from None
 
 
 def _read_csv(path: Path) -> list[dict[str, Any]]:
     with _open(path) as handle:
         try:
-            return [dict(row) for row in csv.DictReader(handle)]
+            rows = [dict(row) for row in csv.DictReader(handle)]
         except csv.Error as exc:
             raise DatasetError(f"{path}: not valid CSV ({exc})") from None
+    if not rows:
+        raise DatasetError(f"{path}: holds no records (no rows under the header)")
+    return rows
 
 
 def _read_parquet(path: Path) -> list[dict[str, Any]]:

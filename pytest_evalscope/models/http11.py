@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
@@ -30,6 +31,7 @@ import httpx2
 
 MAX_IDLE_PER_HOST = 256
 MAX_HEAD_BYTES = 64 * 1024
+_UNSAFE_HEADER = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # control characters but tab
 
 
 def lean_transport_applies(url: str, model_args: dict[str, Any]) -> bool:
@@ -254,6 +256,9 @@ class Http11Transport(httpx2.AsyncBaseTransport):
         body = await request.aread()
         lines = [method, b" ", url.raw_path or b"/", b" HTTP/1.1\r\n"]
         for name, value in request.headers.raw:
+            if _UNSAFE_HEADER.search(name + value):  # a CR/LF would split the request on the wire
+                raise httpx2.LocalProtocolError(f"header {name.decode('latin-1')!r} holds a control character; "
+                                                "refusing to send it", request=request)
             if name.lower() not in (b"content-length", b"transfer-encoding"):  # the body is sent whole, sized below
                 lines += [name, b": ", value, b"\r\n"]
         if body or method in (b"POST", b"PUT", b"PATCH"):

@@ -20,10 +20,16 @@ import asyncio
 import importlib
 import inspect
 import json
+import re
+import socket
+import ssl
 import time
+import urllib.parse
+import urllib.request
 from typing import Any
 
-from ..params import ConfigError, did_you_mean, parse_int, parse_seconds
+from ..config import redact_url
+from ..params import ConfigError, check_headers, did_you_mean, parse_int, parse_seconds
 from .base import ModelAPI, ModelError, ModelOutput
 from .http11 import Http11Transport, lean_transport_applies
 
@@ -38,6 +44,8 @@ DEFAULT_MAX_RETRIES = 5
 
 
 def check_generation_config(config: dict[str, Any]) -> None:
+    if config.get("extra_headers") is not None:
+        check_headers(config["extra_headers"], "generation_config.extra_headers")
     for key in config:
         if key not in GENERATION_KEYS:
             raise ConfigError(f"generation_config: unknown key {key!r}{did_you_mean(key, GENERATION_KEYS)}; valid: {', '.join(GENERATION_KEYS)}")
@@ -50,6 +58,8 @@ CLIENT_ARGS = {"organization", "project", "timeout", "max_retries", "default_hea
 
 
 def check_model_args(model_args: dict[str, Any]) -> None:
+    if model_args.get("default_headers") is not None:
+        check_headers(model_args["default_headers"], "model_args.default_headers")
     if set(model_args) <= CLIENT_ARGS:
         return
     from openai import AsyncOpenAI
@@ -98,6 +108,7 @@ class OpenAIServiceModel(ModelAPI):
         self._options = {k: self.request.pop(k) for k in ("extra_headers", "extra_query", "timeout") if k in self.request}
         self._client: Any = None
         self._response_cls: Any = None
+        self._reachable: asyncio.Future[None] | None = None  # the first request's reachability check
 
     @property
     def client(self) -> Any:
@@ -118,6 +129,9 @@ class OpenAIServiceModel(ModelAPI):
             await self._client.close()
 
     async def generate(self, messages: list[dict[str, str]]) -> ModelOutput:
+        if self._reachable is None:
+            self._reachable = asyncio.ensure_future(check_reachable(self.client_args["base_url"], self.client_args))
+        await asyncio.shield(self._reachable)  # every request of the run waits for the one check
         for attempt in range(self.max_retries + 1):
             started = time.perf_counter()
             try:
@@ -188,12 +202,68 @@ class OpenAIServiceModel(ModelAPI):
                 finish = choice.finish_reason or finish
         if ttft is None and finish is None:
             raise _MalformedReply("the stream ended without any choice")
-        return ModelOutput("".join(content), "".join(reasoning) or None, finish, _usage(usage),
-                           time.perf_counter() - started, ttft, model=model, id=ident)
+        return ModelOutput(_text("".join(content)), _text("".join(reasoning)) or None, finish, _usage(usage),
+                           time.perf_counter() - started, ttft, model=_opt_text(model), id=_opt_text(ident))
 
 
 class _MalformedReply(Exception):
     pass
+
+
+async def check_reachable(url: str, client_args: dict[str, Any], tries: int = 2) -> None:
+    """Raise ModelError("unreachable") when `url`'s host cannot be reached at all: connection refused,
+    an unknown host, or a TLS handshake that fails. The client would retry each of those with backoff
+    for every sample (minutes for a whole benchmark, all ending as errors); the run stops at once instead,
+    naming the URL. Skipped where a connection of our own would not be the client's (a proxy applies,
+    or the user passed an http_client). A timeout is not unreachable: the client's retries handle it."""
+    parts = urllib.parse.urlsplit(url)
+    if "http_client" in client_args or parts.hostname is None or _proxied(url):
+        return
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
+    reason = ""
+    for attempt in range(tries):
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(
+                parts.hostname, port, ssl=ssl.create_default_context() if secure else None,
+                server_hostname=parts.hostname if secure else None), timeout=10.0)
+        except (ConnectionRefusedError, socket.gaierror, ssl.SSLError) as exc:
+            reason = _unreachable_reason(exc)
+            if attempt + 1 < tries:
+                await asyncio.sleep(1.0)  # a server that is just starting gets a second chance
+            continue
+        except (OSError, asyncio.TimeoutError):
+            return  # slow, filtered or unusual: left to the client's own retries and timeouts
+        writer.close()
+        return
+    raise ModelError("unreachable", f"cannot reach {redact_url(url)}: {reason}", tries)
+
+
+def _proxied(url: str) -> bool:
+    host = urllib.parse.urlsplit(url).hostname or ""
+    scheme = urllib.parse.urlsplit(url).scheme
+    return scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(host)
+
+
+def _unreachable_reason(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the server running, and on this port?)"
+    if isinstance(exc, socket.gaierror):
+        return f"unknown host ({exc.strerror or exc})"
+    return f"TLS handshake failed ({getattr(exc, 'reason', None) or exc})"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: str) -> str:
+    """A server's text as Unicode: JSON escapes can carry lone surrogates, which no output file can hold,
+    so each becomes U+FFFD (the replacement character), as a UTF-8 decoder would make of it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", value)
+    return value
 
 
 def _reasoning_of(message: Any) -> str | None:
@@ -232,10 +302,14 @@ def _parse_completion(response: Any, latency: float) -> ModelOutput:
     usage = response.get("usage") if isinstance(response.get("usage"), dict) else {}
     details = usage.get("completion_tokens_details") if isinstance(usage.get("completion_tokens_details"), dict) else {}
     return ModelOutput(
-        content or "", reasoning if isinstance(reasoning, str) else None, choices[0].get("finish_reason"),
+        _text(content or ""), _text(reasoning) if isinstance(reasoning, str) else None, choices[0].get("finish_reason"),
         {"input_tokens": usage.get("prompt_tokens"), "output_tokens": usage.get("completion_tokens"),
          "total_tokens": usage.get("total_tokens"), "reasoning_tokens": details.get("reasoning_tokens")} if usage else {},
-        latency, model=response.get("model"), id=response.get("id"))
+        latency, model=_opt_text(response.get("model")), id=_opt_text(response.get("id")))
+
+
+def _opt_text(value: Any) -> str | None:
+    return _text(value) if isinstance(value, str) else None
 
 
 def _status_message(exc: Any) -> str:

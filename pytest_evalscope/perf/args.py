@@ -15,17 +15,27 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlparse
 
-from ..params import ConfigError, did_you_mean, parse_bool, parse_int, parse_mapping, parse_str
+from ..params import ConfigError, check_headers, did_you_mean, parse_bool, parse_int, parse_mapping, parse_str
 from .gates import Slo, parse_goodput, parse_slo
 
 DEFAULT_URL = "http://127.0.0.1:8877/v1/chat/completions"
 
 
-def _positive_ints(value: Any, name: str) -> list[int]:
-    items = value if isinstance(value, (list, tuple)) else str(value).replace(",", " ").split()
-    if not items:
-        raise ConfigError(f"{name}: expected one or more positive integers, e.g. 1 16 64")
-    return [parse_int(v, name, minimum=1) for v in items]
+# Ceilings for any run (the HTTP service sets lower ones): 10^12 requests at 10^6 in parallel is a typo.
+MAX_NUMBER = 1_000_000_000
+MAX_PARALLEL = 100_000
+
+
+def _positive_ints(maximum: int) -> Callable[[Any, str], list[int]]:
+    def parse(value: Any, name: str) -> list[int]:
+        items = value if isinstance(value, (list, tuple)) else str(value).replace(",", " ").split()
+        if not items:
+            raise ConfigError(f"{name}: expected one or more positive integers, e.g. 1 16 64")
+        numbers = [parse_int(v, name, minimum=1) for v in items]
+        if max(numbers) > maximum:
+            raise ConfigError(f"{name}: {max(numbers)} is over the maximum of {maximum}")
+        return numbers
+    return parse
 
 
 def _rates(value: Any, name: str) -> list[float]:
@@ -121,7 +131,7 @@ def _choice_registry(kind: str) -> Callable[[Any, str], str]:
 def _headers(value: Any, name: str) -> dict[str, str]:
     if isinstance(value, (list, tuple)):  # EvalScope's `--headers key1=value1 key2=value2`
         value = ",".join(str(v) for v in value)
-    return {str(k): str(v) for k, v in parse_mapping(value, name).items()}
+    return check_headers(parse_mapping(value, name), name)
 
 
 def _slos(value: Any, name: str) -> list[Slo]:
@@ -152,8 +162,8 @@ PERF_PARAMS: tuple[PerfParam, ...] = (
     PerfParam("api", _choice_registry("api"), "openai", "request/response format: openai (chat), openai_completions, dashscope"),
     PerfParam("api_key", _opt_str, None, "sent as 'Authorization: Bearer ...'; never written to any file", secret=True),
     PerfParam("headers", _headers, {}, "extra HTTP headers: k=v k=v or a JSON object", nargs="*"),
-    PerfParam("number", _positive_ints, [1000], "requests per run; a list pairs with --parallel/--rate", nargs="+"),
-    PerfParam("parallel", _positive_ints, [1], "concurrent requests (closed loop); a list runs a sweep", nargs="+"),
+    PerfParam("number", _positive_ints(MAX_NUMBER), [1000], "requests per run; a list pairs with --parallel/--rate", nargs="+"),
+    PerfParam("parallel", _positive_ints(MAX_PARALLEL), [1], "concurrent requests (closed loop); a list runs a sweep", nargs="+"),
     PerfParam("rate", _rates, [-1.0], "requests/s with Poisson arrivals, -1 = as fast as parallel allows", nargs="+"),
     PerfParam("open_loop", parse_bool, False, "send at --rate regardless of completions (in-flight capped by --max-inflight)",
               flag=True),
