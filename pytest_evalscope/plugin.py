@@ -22,6 +22,7 @@ from .items import SampleItem, Suite
 from .models import validate_model_config
 from .params import BOOL_PARAMS, PARAMS, ConfigError, parse_thresholds
 from .registry import get_benchmark_class
+from .runlock import RunLock
 from .runtime import EvalRuntime, choose_run_dir
 from .selection import datasets_may_select, keyword_may_select
 
@@ -96,6 +97,9 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         try:
             runtime = EvalRuntime(task, choose_run_dir(task).resolve(), "main")
+            if not config.option.collectonly:  # one session per outputs folder (runlock.py)
+                runtime.lock = RunLock(runtime.run_dir)
+                runtime.lock.acquire()
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
         from .reporting.recorder import Recorder

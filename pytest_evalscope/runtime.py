@@ -24,6 +24,7 @@ from .models import ModelError, create_model, supports_loglikelihood
 from .params import ConfigError
 from .pipeline import Pipeline
 from .registry import create_benchmark
+from .runlock import RunLock
 
 
 def choose_run_dir(config: TaskConfig) -> Path:
@@ -58,7 +59,9 @@ class EvalRuntime:
         self._cursor = 0
         self._interactor: Any = None
         self.worker_model_stats: dict[str, dict[str, Any]] = {}
+        self.worker_suite_facts: dict[str, dict[str, Any]] = {}  # controller: suite facts from the workers
         self._model_prepared = False  # controller: each xdist worker's model figures
+        self.lock: RunLock | None = None  # the controller's hold on run_dir
 
     # ------------------------------------------------------------ collection
 
@@ -67,7 +70,8 @@ class EvalRuntime:
             args = {**suite.dataset_args, **(self.config.dataset_args.get(suite.name)
                                              or self.config.dataset_args.get(suite.benchmark) or {})}
             benchmark = create_benchmark(suite.benchmark, args, seed=self.config.seed, hub=self.config.dataset_hub,
-                                         cache_dir=self.config.dataset_dir)
+                                         cache_dir=self.config.dataset_dir,
+                                         sandbox_isolation=self.config.sandbox_isolation or "auto")
             if benchmark.scores_loglikelihood and not supports_loglikelihood(self.config):
                 benchmark.fall_back_to_generation(
                     f"eval_type {self.config.eval_type} models return text, not log-likelihoods")
@@ -193,6 +197,14 @@ class EvalRuntime:
         """This process's model figures (a checkpoint's load time, tokens/s, peak memory), if it ran one."""
         return self._pipeline.model_stats() if self._pipeline is not None else None
 
+    def suite_facts(self) -> dict[str, dict[str, Any]]:
+        """What reports say of each suite's benchmark (names, subsets in order), from the benchmark class
+        this process built; an xdist controller builds none and has its workers' instead (a benchmark
+        registered in a user's suite file exists only where that file was imported)."""
+        own = {name: {"pretty_name": type(b).pretty_name, "description": type(b).description,
+                      "subset_list": list(type(b).subset_list)} for name, b in self.benchmarks.items()}
+        return {**self.worker_suite_facts, **own}
+
     def all_model_stats(self) -> dict[str, dict[str, Any]]:
         """Model figures by process: this one's ("main") and, on an xdist controller, each worker's."""
         own = self.model_stats()
@@ -201,6 +213,8 @@ class EvalRuntime:
     def close(self) -> None:
         if self._pipeline is not None:
             self._pipeline.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def _import_quietly(module: str) -> None:

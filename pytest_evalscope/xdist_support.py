@@ -9,6 +9,7 @@ plus one batch), and otherwise behaves exactly like LoadScheduling.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -47,12 +48,16 @@ class XdistSupport:
             stats = self.runtime.model_stats()
             if stats is not None:
                 output["evalscope_model_stats"] = stats
+            output["evalscope_suite_facts"] = json.dumps(self.runtime.suite_facts())
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         stats = getattr(node, "workeroutput", {}).get("evalscope_model_stats")
         if stats is not None:
             self.runtime.worker_model_stats[node.workerinput["workerid"]] = stats
+        facts = getattr(node, "workeroutput", {}).get("evalscope_suite_facts")
+        if facts:
+            self.runtime.worker_suite_facts.update(json.loads(facts))
         message = getattr(node, "workeroutput", {}).get("evalscope_usage_error")
         if message and message not in self.runtime.collection_errors:
             self.runtime.collection_errors.append(message)

@@ -93,12 +93,17 @@ def test_persistent_faults_are_errors_counted_apart(pytester: pytest.Pytester, s
         args = service_args(handle, gsm8k_args, "--evalscope-limit=10", '--evalscope-model-args={"max_retries": 1}',
                             "--evalscope-eval-batch-size=4")
         failing = pytester.runpytest(*args)
-        tolerant = pytester.runpytest(*args, "--evalscope-ignore-errors")
-    failing.assert_outcomes(passed=expected_correct(10) - sum(VERDICTS[i] for i in range(3)),
-                            failed=7 - (expected_correct(10) - sum(VERDICTS[i] for i in range(3))), errors=3)
-    assert failing.ret == 1
-    failing.stdout.fnmatch_lines(["*http_500 after 2 attempt(s)*", "*malformed_reply after 2 attempt(s)*",
-                                  "*connection after 2 attempt(s)*", "*3 sample(s) ended in an error, over the error budget*"])
+        budgeted = pytester.runpytest(*args, "--evalscope-max-errors=3")
+        tolerant = pytester.runpytest(*args, "--evalscope-ignore-errors")  # the run whose report is read below
+    budgeted.assert_outcomes(passed=expected_correct(10) - sum(VERDICTS[i] for i in range(3)),
+                             failed=7 - (expected_correct(10) - sum(VERDICTS[i] for i in range(3))), errors=3)
+    assert budgeted.ret == 0
+    budgeted.stdout.fnmatch_lines(["*http_500 after 2 attempt(s)*", "*malformed_reply after 2 attempt(s)*",
+                                   "*connection after 2 attempt(s)*", "*3 sample(s) ended in an error, within the error budget*"])
+    # over the budget (0 by default) the run has failed whatever comes next: it stops at the first error
+    assert failing.ret == pytest.ExitCode.INTERRUPTED
+    failing.stdout.fnmatch_lines(["*1 sample(s) ended in an error, over the error budget of 0*stopping*"])
+    assert failing.parseoutcomes()["errors"] == 1
     assert tolerant.ret == 0
     report = report_of(latest_run(pytester.path))
     assert report["num"] == 7 and report["execution_summary"]["errored"] == 3

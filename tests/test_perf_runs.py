@@ -87,12 +87,16 @@ def test_unauthorized_is_reported_with_the_servers_message(tmp_path):
 
 
 def test_global_deadline_ends_a_stream_that_never_ends(tmp_path):
+    # Every request the server saw was cut by the deadline, not by the 60 s read timeout; on a loaded
+    # machine some may not have left before the deadline, so the count is the server's, not a constant.
     with serve(faults=["stall"]) as handle:
         started = time.monotonic()
-        result = perf(handle.url, tmp_path, parallel=3, number=3, read_timeout=60, total_timeout=1.0)
-        assert time.monotonic() - started < 5
+        result = perf(handle.url, tmp_path, parallel=3, number=3, read_timeout=60, total_timeout=2.0)
+        elapsed = time.monotonic() - started
+        seen = handle.stats()["requests"]
+    assert elapsed < 30  # far below the read timeout that would otherwise end the stalled streams
     s = result["points"][0]
-    assert s["failures"] == {"deadline": 3} and s["deadline_hit"]
+    assert seen >= 1 and s["failures"] == {"deadline": seen} and s["deadline_hit"]
     assert "deadline" in result["error"]
 
 

@@ -22,6 +22,7 @@ import pytest
 from ..config import redact_url
 from ..items import SampleItem
 from ..params import ConfigError
+from ..pipeline import FATAL_KINDS
 from ..registry import get_benchmark_class
 from ..runtime import EvalRuntime
 from .gates import Gate, evaluate_gates
@@ -69,6 +70,8 @@ class Recorder:
         self.total: int | None = None  # samples selected, once known
         self._counts = {"passed": 0, "failed": 0, "errors": 0}
         self._progress_at = 0.0
+        self._stopping = False  # the error budget was exceeded and the session told to stop
+        self._session: pytest.Session | None = None
 
     # ------------------------------------------------------------ session start
 
@@ -76,6 +79,7 @@ class Recorder:
         if self.config.option.collectonly:
             return
         self.active = True
+        self._session = session
         run_dir = self.runtime.run_dir
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
         write_task_config(run_dir, self.task.to_dict(redact=True))
@@ -101,7 +105,7 @@ class Recorder:
             self.total = len(ids)
             self._write_progress(force=True)
 
-    def _write_progress(self, force: bool = False, state: str = "running") -> None:
+    def _write_progress(self, force: bool = False, state: str = "running", **outcome: Any) -> None:
         now = time.monotonic()
         if not force and now - self._progress_at < FLUSH_INTERVAL:
             return
@@ -109,7 +113,7 @@ class Recorder:
         done = sum(self._counts.values())
         percent = round(100.0 * done / self.total, 2) if self.total else (100.0 if state != "running" else 0.0)
         progress = {"state": state, "total": self.total, "done": done, **self._counts, "percent": percent,
-                    "updated": time.time()}
+                    "updated": time.time(), **outcome}
         atomic_write(self.runtime.run_dir / "progress.json", json.dumps(progress))
 
     # ------------------------------------------------------------ per report
@@ -141,8 +145,27 @@ class Recorder:
         self._write_progress()
         if record["status"] == "error":
             log.error("%s: %s", report.nodeid, record["error"]["message"])
+            if record["error"].get("kind") not in FATAL_KINDS:  # those stop the run themselves, saying why
+                self._stop_over_budget()
         elif self.task.debug:
             log.debug("%s: %s (extracted %r, gold %r)", report.nodeid, record["status"], record.get("extracted"), record["target"])
+
+    def _stop_over_budget(self) -> None:
+        """Past the error budget the run has failed whatever comes next: stop it now, as a 401 would,
+        instead of spending the rest of the selection on errors (the journal keeps every reply)."""
+        budget = self.task.error_budget(self.total or 0)
+        if self._stopping or self.total is None or self._counts["errors"] <= budget:
+            return
+        self._stopping = True
+        if self._session is not None and self._session.shouldstop:
+            return
+        reason = (f"evalscope: {self._counts['errors']} sample(s) ended in an error, over the error budget of "
+                  f"{budget:g} (max_errors, ignore_errors); stopping")
+        dsession = self.config.pluginmanager.getplugin("dsession")
+        if dsession is not None:  # the xdist controller stops its workers
+            dsession.shouldstop = reason
+        elif self._session is not None:
+            self._session.shouldstop = reason
 
     # ------------------------------------------------------------ session end
 
@@ -157,7 +180,6 @@ class Recorder:
             return
         assert self._writer is not None
         self._writer.finish()
-        self._write_progress(force=True, state="interrupted" if session.exitstatus == pytest.ExitCode.INTERRUPTED else "finished")
         for record in self._writer.kept:  # earlier samples of the same files that this run did not select
             self.records.setdefault((record["suite"], record["subset"], record["index"], record["repeat"]), record)
         self._build_reports()
@@ -169,6 +191,10 @@ class Recorder:
         errors = sum(r["status"] == "error" for r in self.records.values())
         self.errors_over_budget = errors > self.task.error_budget(len(self.records))
         self.session_stopped_early = bool(session.shouldfail)
+        # the outcome beside the counts, for whoever watches the run (the HTTP service's job state)
+        self._write_progress(force=True, state="interrupted" if session.exitstatus == pytest.ExitCode.INTERRUPTED else "finished",
+                             errors=errors, errors_over_budget=self.errors_over_budget,
+                             gates_missed=[g.name for g in self.gates if not g.met])
         self._add_junit_cases()
         session.exitstatus = self._exit_status(session.exitstatus)
         for line in render_table(self.model_id, self.reports):
@@ -183,12 +209,18 @@ class Recorder:
         by_suite: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for record in self.records.values():
             by_suite[record["suite"]].append(record)
+        facts = self.runtime.suite_facts()  # this process's benchmarks, or under xdist the workers'
         for suite, records in sorted(by_suite.items()):
-            try:
-                cls = get_benchmark_class(records[0]["benchmark"])
-                meta, order = {"pretty_name": cls.pretty_name, "description": cls.description}, list(cls.subset_list)
-            except ConfigError:  # registered in a suite file, which the xdist controller never imports
-                meta, order = {"pretty_name": records[0]["benchmark"]}, []
+            fact = facts.get(suite)
+            if fact is None:  # only earlier samples (use_cache) of a suite no process ran this time
+                try:
+                    cls = get_benchmark_class(records[0]["benchmark"])
+                    fact = {"pretty_name": cls.pretty_name, "description": cls.description,
+                            "subset_list": list(cls.subset_list)}
+                except ConfigError:
+                    fact = {"pretty_name": records[0]["benchmark"], "subset_list": []}
+            meta = {k: v for k, v in fact.items() if k != "subset_list"}
+            order = list(fact["subset_list"])
             records.sort(key=lambda r: (r["subset"], r["index"], r["repeat"]))
             self.reports[suite] = build_report(suite, meta, self.model_id, records, order)
             stats = self.runtime.all_model_stats()
