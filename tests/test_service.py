@@ -356,7 +356,7 @@ def test_read_roots_confine_every_path_a_request_would_read(tmp_path: Path) -> N
     allowed = [
         ("eval", {**base, "dataset_args": {"gsm8k": {"local_path": str(data / "gsm8k")}}}),
         ("eval", {**base, "dataset_args": {"gsm8k": {"dataset_id": "openai/gsm8k"}}}),  # a hub id, not a path
-        ("eval", {**base, "model_args": {"chat_template": "{{ messages[0]['content'] }}"}}),  # a template, not a path
+        ("eval", {**base, "chat_template": "{{ messages[0]['content'] }}"}),  # a template, not a path
     ]
     for endpoint, body in allowed:
         code, answer = post(endpoint, body)

@@ -28,10 +28,11 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import check_key
-from ..params import ConfigError, parse_bool, parse_int
+from ..params import ConfigError, check_text, parse_bool, parse_int
 from .jobs import CANCELLED, SUCCEEDED, Job, JobManager
 from .openapi import openapi_document
-from .schema import RequestError, confine_reads, eval_params, perf_params, validate_eval, validate_perf
+from .policy import Limits, check_eval, check_operator_keys, check_perf, confine_eval_reads
+from .schema import RequestError, eval_params, perf_params, validate_eval, validate_perf
 
 SERVICE = "pytest-evalscope"
 
@@ -49,6 +50,8 @@ class ServiceConfig:
     launch: bool = True  # False: requests are validated and recorded as jobs, nothing runs
     eval_defaults: dict[str, Any] = field(default_factory=dict)  # under every eval body (e.g. dataset_args)
     read_roots: list[str] = field(default_factory=list)  # where request paths may point; empty: anywhere
+    sandbox_isolation: str = "auto"  # the sandbox for model-written code (scoring.sandbox); never a request's
+    limits: Limits = field(default_factory=Limits)  # the most one request may ask for (policy.py)
 
     def __post_init__(self) -> None:
         for key in self.eval_defaults:
@@ -99,10 +102,29 @@ async def read_json(request: Request, limit: int, optional: bool = False) -> Any
     if optional and not raw.strip():
         return {}
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, RecursionError) as exc:
         where = f" ({exc.msg} at line {exc.lineno} column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
         raise RequestError(f"the request body is not valid JSON{where}") from None
+    _check_strings(body, "")
+    return body
+
+
+def _check_strings(value: Any, where: str, depth: int = 0) -> None:
+    """Every string of a body must be one a file, a log and a path can hold: no NUL, no lone surrogate
+    (JSON's \\ud800 escapes decode to one), and the body no deeper than a config ever is."""
+    if depth > 32:
+        raise RequestError(f"{where.lstrip('.') or 'the body'}: nested deeper than 32 levels", where.lstrip(".").split(".")[0] or None)
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        path = f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]"
+        for text in ((key, item) if isinstance(value, dict) else (item,)):
+            if isinstance(text, str):
+                try:
+                    check_text(text, path.lstrip("."), limit=1 << 20)
+                except ConfigError as exc:
+                    raise RequestError(str(exc), path.lstrip(".").split(".")[0].split("[")[0]) from None
+        _check_strings(item, path, depth + 1)
 
 
 def query_flag(request: Request, name: str) -> bool:
@@ -122,6 +144,21 @@ def query_int(request: Request, name: str, default: int, minimum: int, maximum: 
     return value
 
 
+def _code_refusal(isolation: str) -> str | None:
+    """Why this service may not run model-written code, or None. The operator's named level must work
+    here (else the service does not start); with auto, a host where only the process level works
+    refuses code benchmarks, since that level is no boundary against hostile code."""
+    from ..scoring.sandbox import available_isolations, resolve_isolation
+
+    if isolation != "auto":
+        resolve_isolation(isolation)  # ConfigError: the service refuses to start, with the reason
+        return None
+    if available_isolations()[0] == "process":
+        return ("this service has no sandbox that holds against hostile code here (neither bubblewrap nor unshare "
+                "works); its operator may allow the weaker process level with --sandbox-isolation process")
+    return None
+
+
 def _merge_defaults(defaults: dict[str, Any], body: Any) -> Any:
     if not isinstance(body, dict) or not defaults:
         return body
@@ -139,7 +176,9 @@ class Service:
         self.config = config
         self.root = Path(config.output_dir).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
-        self.jobs = JobManager(self.root, config.max_jobs, config.grace_s, config.launch)
+        self.jobs = JobManager(self.root, config.max_jobs, config.grace_s, config.launch,
+                               hidden=(config.auth_token,) if config.auth_token else ())
+        self.code_refusal = _code_refusal(config.sandbox_isolation)
         # the output root is always readable (use_cache); the operator's eval_defaults are not checked
         self.read_roots = [Path(r).expanduser().resolve() for r in config.read_roots]
         if self.read_roots:
@@ -160,16 +199,19 @@ class Service:
     async def run_eval(self, request: Request) -> Response:
         wait = not query_flag(request, "async")
         body = await read_json(request, self.config.max_body_bytes)
-        confine_reads(body, "eval", self.read_roots)
+        check_operator_keys(body)
+        confine_eval_reads(body, self.read_roots)
         values = validate_eval(_merge_defaults(self.config.eval_defaults, body), self.root)
+        check_eval(values, self.config.limits, self.code_refusal)
+        values["sandbox_isolation"] = self.config.sandbox_isolation
         api_key = values.pop("api_key", None)
         return await self._answer(self.jobs.submit("eval", values, api_key), wait)
 
     async def run_perf(self, request: Request) -> Response:
         wait = not query_flag(request, "async")
         body = await read_json(request, self.config.max_body_bytes)
-        confine_reads(body, "perf", self.read_roots)
         values = validate_perf(body, self.root)
+        check_perf(values, self.config.limits, self.read_roots)
         api_key = values.pop("api_key", None)
         return await self._answer(self.jobs.submit("perf", values, api_key), wait)
 

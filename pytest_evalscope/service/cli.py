@@ -6,6 +6,7 @@ Wiring: ``add_service_parser(subparsers)`` adds the subcommand; ``service_main(n
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..params import ConfigError
+from .policy import Limits
 
 USAGE_ERROR = 4
 
@@ -39,6 +41,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--read-root", action="append", default=[], metavar="DIR", dest="read_roots",
                         help="confine the paths requests may read (datasets, templates, checkpoints, tokenizers) "
                              "to these folders and the output root (repeatable; default: no limit)")
+    parser.add_argument("--sandbox-isolation", default="auto", choices=("auto", "bwrap", "unshare", "process"),
+                        help="sandbox for model-written code (HumanEval): auto, the strongest here, refuses code "
+                             "benchmarks where only the process level works; name process to allow it anyway")
+    limits = Limits()
+    for name, kind, text in (("repeats", int, "repeats or generation_config.n"),
+                             ("eval_batch_size", int, "eval_batch_size (requests in flight per job process)"),
+                             ("review_timeout", float, "seconds per sandboxed program (review_timeout)"),
+                             ("perf_requests", int, "perf requests per sweep point (number)"),
+                             ("perf_parallel", int, "perf parallel and max_inflight")):
+        parser.add_argument(f"--max-{name.replace('_', '-')}", type=kind, default=getattr(limits, name),
+                            dest=f"max_{name}", metavar="N",
+                            help=f"the most a request may ask for: {text} (default {getattr(limits, name):g})")
     parser.add_argument("--eval-defaults", metavar="JSON|FILE",
                         help="TaskConfig keys put under every eval request, e.g. dataset_args with local paths")
     return parser
@@ -81,6 +95,14 @@ def read_roots(values: list[str]) -> list[str]:
     return values
 
 
+def limits_of(ns: argparse.Namespace) -> Limits:
+    values = {f.name: getattr(ns, f"max_{f.name}") for f in dataclasses.fields(Limits)}
+    for name, value in values.items():
+        if not value > 0:
+            raise ConfigError(f"--max-{name.replace('_', '-')}: must be positive, got {value}")
+    return Limits(**values)
+
+
 def service_main(ns: argparse.Namespace) -> int:
     try:
         from .server import run_service
@@ -93,7 +115,8 @@ def service_main(ns: argparse.Namespace) -> int:
             raise ConfigError("--max-jobs and --max-body-bytes must be positive, --port in 0..65535")
         run_service(ns.host, ns.port, ns.debug, output_dir=ns.output_dir, max_jobs=ns.max_jobs,
                     auth_token=auth_token(ns), max_body_bytes=ns.max_body_bytes, grace_s=ns.grace_s,
-                    eval_defaults=eval_defaults(ns.eval_defaults), read_roots=read_roots(ns.read_roots))
+                    eval_defaults=eval_defaults(ns.eval_defaults), read_roots=read_roots(ns.read_roots),
+                    sandbox_isolation=ns.sandbox_isolation, limits=limits_of(ns))
     except ConfigError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return USAGE_ERROR

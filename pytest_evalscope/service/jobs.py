@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import redact_mapping, redact_url
+from ..runlock import holder
+from .policy import job_environment
 from .schema import RequestError
 
 RUNNING, SUCCEEDED, FAILED, CANCELLED = "running", "succeeded", "failed", "cancelled"
@@ -97,8 +99,10 @@ class Job:
 
 
 class JobManager:
-    def __init__(self, root: Path, max_jobs: int = 2, grace_s: float = 10.0, launch: bool = True) -> None:
+    def __init__(self, root: Path, max_jobs: int = 2, grace_s: float = 10.0, launch: bool = True,
+                 hidden: tuple[str, ...] = ()) -> None:
         self.root = root
+        self.hidden = hidden  # secrets of the service (its bearer token) that no job may see
         self.max_jobs = max_jobs
         self.grace_s = grace_s
         self.launch = launch  # False: validate and record, run nothing (fuzzing, dry service)
@@ -179,6 +183,8 @@ class JobManager:
             if len(self.running()) >= self.max_jobs:
                 raise RequestError(f"{self.max_jobs} jobs are running (the limit); retry when one finishes",
                                    None, status=429)
+            if kind == "eval" and config.get("use_cache"):
+                self._check_free(Path(config["use_cache"]))
             job_id = job_id or self.new_id()
             job_dir = self.root / JOBS_DIR / job_id
             job_dir.mkdir(parents=True, exist_ok=False)
@@ -193,6 +199,16 @@ class JobManager:
                 self._finish(job, 0, {"status": "success", "result": None, "output_dir": output_dir})
         return job
 
+    def _check_free(self, run_dir: Path) -> None:
+        """One run per folder: a job of ours that runs there (it may not hold the lock yet), or any session
+        holding the folder's lock (runlock.py), makes another run there a 409."""
+        busy = next((j.id for j in self.running() if j.output_dir and Path(j.output_dir) == run_dir), None)
+        if busy is None and holder(run_dir) is None:
+            return
+        who = f"job {busy}" if busy else "another run"
+        raise RequestError(f"use_cache: {run_dir.name} is in use by {who}; wait for it to end or cancel it",
+                           "use_cache", status=409)
+
     def _place(self, kind: str, config: dict[str, Any], job_id: str) -> dict[str, Any]:
         """Give the run its own folder under the output root (the request's paths were confined already)."""
         if kind == "perf":
@@ -204,7 +220,7 @@ class JobManager:
         return config
 
     def _spawn(self, job: Job) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**job_environment(os.environ, self.hidden), "PYTHONUNBUFFERED": "1"}
         if job.api_key:
             env["EVALSCOPE_API_KEY"] = job.api_key
         config = {k: v for k, v in job.config.items() if k != "api_key"}

@@ -92,7 +92,7 @@ def field_of(message: str, names: typing.Iterable[str]) -> str | None:
     return next((n for n in names if n in message), None)
 
 
-def _inside(path: Path, root: Path) -> bool:
+def inside(path: Path, root: Path) -> bool:
     """Whether resolved `path` is `root` or lies under it."""
     return path == root or root in path.parents
 
@@ -101,10 +101,12 @@ def confine(value: Any, root: Path, name: str, must_exist: bool = False) -> Path
     """`value` as a path inside `root` (relative paths are taken from root), else a 400."""
     path = Path(str(value)).expanduser()
     path = (path if path.is_absolute() else root / path).resolve()
-    if not _inside(path, root):
+    if not inside(path, root):
         raise RequestError(f"{name}: {str(value)!r} is outside the service's output root; give a path inside it", name)
-    if must_exist and not path.is_dir():
-        raise RequestError(f"{name}: {str(value)!r} is not the folder of an earlier run", name)
+    if must_exist and (path == root or path.parent.name == ".jobs" or ".jobs" in path.relative_to(root).parts[:1]
+                       or not (path / "progress.json").is_file()):
+        raise RequestError(f"{name}: {str(value)!r} is not the folder of an earlier run (a folder under the output "
+                           "root holding progress.json)", name)
     return path
 
 
@@ -135,18 +137,6 @@ def read_paths(body: Any, kind: str) -> list[tuple[str, str]]:
     else:
         found += [("dataset_path", body.get("dataset_path")), ("tokenizer_path", body.get("tokenizer_path"))]
     return [(name, value) for name, value in found if isinstance(value, str) and _names_a_path(value)]
-
-
-def confine_reads(body: Any, kind: str, roots: list[Path]) -> None:
-    """With read roots set (`--read-root`), every path a request would read must lie under one of them;
-    else a 400 naming the field. Without read roots the service reads what the request names."""
-    if not roots:
-        return
-    for name, value in read_paths(body, kind):
-        path = Path(value).expanduser().resolve()
-        if not any(_inside(path, root) for root in roots):
-            shown = ", ".join(str(r) for r in roots)
-            raise RequestError(f"{name}: {value!r} is outside the service's read roots; give a path under {shown}", name)
 
 
 # ---------------------------------------------------------------- eval
@@ -198,6 +188,11 @@ def validate_eval(body: Any, root: Path) -> dict[str, Any]:
         values["use_cache"] = str(confine(values["use_cache"], root, "use_cache", must_exist=True))
     try:
         config = TaskConfig.from_layers([("request", values)], env={})
+        if config.eval_type == "service":  # the client's settings, as the run will check them (headers too)
+            from ..models.openai_api import check_generation_config, check_model_args
+
+            check_model_args(config.model_args)
+            check_generation_config(config.generation_config)
     except (ConfigError, ValueError, TypeError) as exc:
         raise RequestError(str(exc), field_of(str(exc), PARAMS_BY_NAME)) from None
     try:

@@ -31,12 +31,34 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 
 def run_eval(config: dict[str, Any]) -> dict[str, Any]:
-    from ..api import run_task
+    from ..api import EvalRunError, run_task
 
     run_dir = config.get("use_cache") or config["work_dir"]
     # schemathesis (a dev dependency) registers a pytest plugin that an evaluation never needs
-    reports = run_task(config, pytest_args=["-p", "no:schemathesis"])
-    return {"status": "success", "result": reports, "output_dir": run_dir}
+    try:
+        reports = run_task(config, pytest_args=["-p", "no:schemathesis"])
+    except EvalRunError as exc:
+        reason = _over_budget(run_dir)
+        if reason:  # the session stopped itself at the budget: say so rather than "exit status 2"
+            raise EvalRunError(reason, exc.exit_code) from None
+        raise
+    data = {"status": "success", "result": reports, "output_dir": run_dir}
+    reason = _over_budget(run_dir)
+    if reason:  # the scores stand on too few samples: the job did not do its work
+        data.update(status="error", error=reason)
+    return data
+
+
+def _over_budget(run_dir: str) -> str | None:
+    """The run's own verdict on its errors, from the outcome its recorder writes into progress.json."""
+    try:
+        outcome = json.loads((Path(run_dir) / "progress.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not outcome.get("errors_over_budget"):
+        return None
+    return (f"{outcome.get('errors')} of {outcome.get('done')} samples ended in an error, over the error budget "
+            "(max_errors, ignore_errors); see the log for each")
 
 
 def run_perf_job(config: dict[str, Any]) -> dict[str, Any]:
@@ -77,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, SystemExit):
             code = exc.code if isinstance(exc.code, int) else 1
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if isinstance(exc, EvalRunError):  # the session said why on its own ERROR: line
-            first = _session_error(out.with_name("job.log")) or first
+        if isinstance(exc, EvalRunError) and first.startswith("the evaluation session ended"):
+            first = _session_error(out.with_name("job.log")) or first  # the session said why on its ERROR: line
         else:
             traceback.print_exc()
         data = {"status": "error", "error": first, "traceback": traceback.format_exc()}

@@ -1,0 +1,190 @@
+"""What the service's operator decides and a request cannot: upper bounds on the work one request may
+ask for, the sandbox for model-written code, the paths a request may read, and the environment a
+job process gets.
+
+A request is checked against the policy after it was validated as a TaskConfig (so a value sent as a
+JSON string is checked in its parsed form, like an object); a breach is a 400 naming the field.
+
+- **Limits** (`Limits`): repeats (and `generation_config.n`), eval_batch_size, a code benchmark's
+  review_timeout, and perf's number, parallel and max_inflight. The command line has hard ceilings of
+  its own (params.MAX_REPEATS, perf.args.MAX_NUMBER, ...); these are the operator's, lower ones.
+- **Sandbox**: `sandbox_isolation` is the operator's (``--sandbox-isolation``); a request that names it,
+  or a benchmark's ``extra_params.isolation``, is refused. With ``auto`` on a host where only the
+  ``process`` level works, code benchmarks are refused unless the operator chose ``process`` knowingly.
+- **Read roots**: with ``--read-root``, every path a request would read lies under one of them; the
+  refusal does not say whether the path exists. A served model's name (``/models/Qwen3-8B``) is a name,
+  not a path, and is not checked.
+- **Environment**: a job process gets a short allow-list of the service's variables (locale, caches,
+  proxies, TLS), never its bearer token or API keys; the request's own key is added by the job manager.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..params import PARAMS, PARAMS_BY_NAME, ConfigError
+from .schema import RequestError, inside, read_paths
+
+OPERATOR_KEYS = frozenset(p.name for p in PARAMS if p.operator)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The most one request may ask for (each a service option, ``--max-<name>``)."""
+
+    repeats: int = 100
+    eval_batch_size: int = 256
+    review_timeout: float = 60.0  # seconds per sandboxed program
+    perf_requests: int = 100_000  # perf `number`, per sweep point
+    perf_parallel: int = 1_000  # perf `parallel` and `max_inflight`
+
+
+# ---------------------------------------------------------------- eval requests
+
+
+def check_operator_keys(body: Any) -> None:
+    """Settings that belong to the operator are refused in a request, whatever their value."""
+    if not isinstance(body, dict):
+        return
+    for key in OPERATOR_KEYS & set(body):
+        raise RequestError(f"{key}: set by the service's operator (pytest-evalscope service --{key.replace('_', '-')}), "
+                           "not by a request", key)
+
+
+def confine_eval_reads(body: Any, roots: list[Path]) -> None:
+    """Read roots over the request as sent (the operator's eval_defaults are trusted), its values parsed
+    as the run will parse them: dataset_args or model_args sent as a JSON string are checked like objects.
+    A value that does not parse is left to validation, which refuses it."""
+    if not roots or not isinstance(body, dict):
+        return
+    parsed = {}
+    for key, value in body.items():
+        try:
+            parsed[key] = PARAMS_BY_NAME[key].convert(value) if key in PARAMS_BY_NAME and value is not None else value
+        except ConfigError:
+            parsed[key] = value
+    confine_reads(_readable(parsed), "eval", roots)
+
+
+def check_eval(values: Mapping[str, Any], limits: Limits, allows_code: str | None) -> None:
+    """The policy for a validated eval request, the operator's defaults merged in (raises RequestError).
+    `allows_code` is None when code benchmarks may run, else the reason they may not."""
+    parsed = _parsed(values)
+    _at_most("repeats", parsed.get("repeats", 1), limits.repeats)
+    n = (parsed.get("generation_config") or {}).get("n")
+    if n is not None:
+        _at_most("generation_config.n", _number(n, "generation_config.n"), limits.repeats)
+    _at_most("eval_batch_size", parsed.get("eval_batch_size", 1), limits.eval_batch_size)
+    for name, args in (parsed.get("dataset_args") or {}).items():
+        if not isinstance(args, dict):
+            continue
+        extra = args.get("extra_params") if isinstance(args.get("extra_params"), dict) else {}
+        if "isolation" in extra:
+            raise RequestError(f"dataset_args.{name}.extra_params.isolation: the sandbox is the service operator's "
+                               "choice (--sandbox-isolation), not a request's", "dataset_args")
+        for key, value in (("review_timeout", args.get("review_timeout")), ("extra_params.timeout", extra.get("timeout"))):
+            if value is not None:
+                _at_most(f"dataset_args.{name}.{key}", _number(value, f"dataset_args.{name}.{key}"),
+                         limits.review_timeout, "dataset_args")
+    if allows_code is not None:
+        for name in parsed.get("datasets") or []:
+            if _runs_code(name):
+                raise RequestError(f"datasets: {name} runs model-written code, and {allows_code}", "datasets")
+
+
+def _parsed(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: PARAMS_BY_NAME[k].convert(v) for k, v in values.items() if k in PARAMS_BY_NAME and v is not None}
+
+
+def _runs_code(benchmark: str) -> bool:
+    from ..registry import get_benchmark_class
+
+    try:
+        return bool(getattr(get_benchmark_class(benchmark), "runs_code", False))
+    except ConfigError:
+        return False
+
+
+def _readable(parsed: dict[str, Any]) -> dict[str, Any]:
+    """The parsed request as read_paths sees it; a served model's name is not a path on this host."""
+    serves = parsed.get("api_url") is not None and parsed.get("eval_type") in (None, "service", "openai_api", "server")
+    return {k: v for k, v in parsed.items() if not (k == "model" and serves)}
+
+
+# ---------------------------------------------------------------- perf requests
+
+
+def check_perf(values: Mapping[str, Any], limits: Limits, roots: list[Path]) -> None:
+    from ..perf.args import PERF_PARAMS_BY_NAME
+
+    parsed = {k: PERF_PARAMS_BY_NAME[k].parse(v, k) for k, v in values.items() if k in PERF_PARAMS_BY_NAME and v is not None}
+    for key, limit in (("number", limits.perf_requests), ("parallel", limits.perf_parallel),
+                       ("max_inflight", limits.perf_parallel)):
+        value = parsed.get(key)
+        for item in value if isinstance(value, list) else [] if value is None else [value]:
+            _at_most(key, item, limit)
+    confine_reads(parsed, "perf", roots)
+
+
+# ---------------------------------------------------------------- shared
+
+
+def confine_reads(body: Any, kind: str, roots: list[Path]) -> None:
+    """With read roots set (`--read-root`), every path a request would read must lie under one of them;
+    else a 400 naming the field, and saying nothing of whether the path exists."""
+    if not roots:
+        return
+    for name, value in read_paths(body, kind):
+        path = Path(os.path.abspath(os.path.expanduser(value)))
+        try:
+            resolved = path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: refused like any path outside
+            resolved = None
+        if resolved is None or not any(inside(resolved, root) and inside(path, root) for root in roots):
+            raise RequestError(f"{name}: this path is outside the service's read roots; give a path under "
+                               f"{', '.join(str(r) for r in roots)}", name)
+
+
+def _at_most(name: str, value: float, limit: float, field: str | None = None) -> None:
+    if value > limit:
+        option = {"repeats": "repeats", "generation_config.n": "repeats", "eval_batch_size": "eval-batch-size",
+                  "number": "perf-requests", "parallel": "perf-parallel", "max_inflight": "perf-parallel"}.get(
+                      name, "review-timeout")
+        raise RequestError(f"{name}: {value:g} is over this service's limit of {limit:g} (the operator's "
+                           f"--max-{option})", field or name.split(".")[0])
+
+
+def _number(value: Any, name: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise RequestError(f"{name}: expected a number, got {value!r}", name.split(".")[0]) from None
+    if number != number:
+        raise RequestError(f"{name}: expected a number, got NaN", name.split(".")[0])
+    return number
+
+
+# ---------------------------------------------------------------- job environment
+
+# What a job process may inherit from the service: locale, time zone, model and dataset caches, proxies
+# and TLS trust. Never the service's bearer token (--auth-token-env), and never an API key: the job gets
+# the request's own key, and only that.
+_ENV_NAMES = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+              "HF_HOME", "HF_DATASETS_CACHE", "HF_HUB_CACHE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE",
+              "TRANSFORMERS_CACHE", "TRANSFORMERS_OFFLINE", "MODELSCOPE_CACHE", "XDG_CACHE_HOME",
+              "PYTEST_EVALSCOPE_CACHE", "PYTEST_EVALSCOPE_LEAN_HTTP", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+              "http_proxy", "https_proxy", "no_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE",
+              "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "VIRTUAL_ENV", "PYTHONPATH"}
+_ENV_PREFIXES = ("LC_",)
+
+
+def job_environment(environ: Mapping[str, str], secrets: Iterator[str] | tuple[str, ...] = ()) -> dict[str, str]:
+    """The variables a job process starts with; `secrets` (the service's token) are dropped even if an
+    allowed variable happens to hold one."""
+    hidden = {s for s in secrets if s}
+    return {k: v for k, v in environ.items()
+            if (k in _ENV_NAMES or k.startswith(_ENV_PREFIXES)) and v not in hidden}
