@@ -126,11 +126,10 @@ class Verdict:
 # (stdin) and the tests (an inherited file), tells the program to run, runs the tests, and reports
 # the token only when they ran to their end, else a "verdict" line saying why not.
 BOOT = r'''
-import json, os, resource, sys
+import builtins, ctypes, json, os, resource, select, sys, traceback, types  # imported once, before the fork
 cfg = json.loads(sys.argv[1])
 
 def build_root(spec):
-    import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
     RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, BIND, REC, PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
     def mount(src, dst, fstype, flags, data=None):
@@ -248,7 +247,6 @@ def send(stream, message):
 
 def program(requests, replies):
     """The untrusted side: runs program.py, then calls its functions for the harness."""
-    import builtins, traceback, types
     requests, replies = os.fdopen(requests, "rb"), os.fdopen(replies, "wb")
     def failure(exc):
         traceback.print_exception(type(exc), exc, exc.__traceback__)
@@ -329,7 +327,6 @@ def make_guard(cwd):
 
 def harness(child, requests, replies):
     """The trusted side: runs the tests, calling into the program; only it knows the token."""
-    import builtins, ctypes, select, traceback
     os.chdir("/")
     become(cfg["uids"] and cfg["uids"][0])
     if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE 0: no ptrace, no /proc/pid/mem
