@@ -30,6 +30,12 @@ TASK_KEY = pytest.StashKey[TaskConfig]()
 RUNTIME_KEY = pytest.StashKey[EvalRuntime]()
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("evalscope", "LLM evaluation (EvalScope TaskConfig settings)")
     group.addoption("--evalscope-config", dest="evalscope_config", default=None, metavar="FILE",

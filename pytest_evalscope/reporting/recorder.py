@@ -141,6 +141,7 @@ class Recorder:
         self.modules.setdefault(record["suite"], report.nodeid.split("::")[0])
         assert self._writer is not None
         self._writer.append(record)
+        self.config.hook.pytest_evalscope_record(record=record, config=self.config)
         self._counts[{"correct": "passed", "wrong": "failed"}.get(record["status"], "errors")] += 1
         self._write_progress()
         if record["status"] == "error":
@@ -197,6 +198,7 @@ class Recorder:
                              gates_missed=[g.name for g in self.gates if not g.met])
         self._add_junit_cases()
         session.exitstatus = self._exit_status(session.exitstatus)
+        self.config.hook.pytest_evalscope_gates(gates=self.gates, config=self.config)
         for line in render_table(self.model_id, self.reports):
             log.info(line)
         for gate in self.gates:
@@ -204,6 +206,9 @@ class Recorder:
         if self._log_handler is not None:
             log.removeHandler(self._log_handler)
             self._log_handler.close()
+        self.config.hook.pytest_evalscope_run_finished(run_dir=self.runtime.run_dir, reports=self.reports,
+                                                       gates=self.gates, exitstatus=int(session.exitstatus),
+                                                       config=self.config)
 
     def _build_reports(self) -> None:
         by_suite: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -229,6 +234,8 @@ class Recorder:
                 perf["model"] = stats
                 self.reports[suite]["perf_metrics"] = perf
             write_report(self.runtime.run_dir, self.model_id, suite, self.reports[suite])
+            self.config.hook.pytest_evalscope_report(suite=suite, report=self.reports[suite],
+                                                     run_dir=self.runtime.run_dir, config=self.config)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if self.active and report.failed:  # e.g. a broken test module under --continue-on-collection-errors
