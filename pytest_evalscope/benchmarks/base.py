@@ -84,6 +84,8 @@ class Benchmark:
     # EvalScope's per-benchmark extra_params this adapter reads, with their defaults; any other key is an error
     extra_params: ClassVar[dict[str, Any]] = {}
     category_map: ClassVar[dict[str, str]] = {}
+    # runs model-written code (in scoring.sandbox): the HTTP service refuses such benchmarks without a strong sandbox
+    runs_code: ClassVar[bool] = False
     # the model_adapter modes this adapter implements (multiple-choice adapters add the log-likelihood ones)
     model_adapters: ClassVar[tuple[str, ...]] = ("generation",)
 
