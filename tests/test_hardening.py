@@ -475,3 +475,21 @@ def test_a_users_own_benchmark_reports_the_same_with_and_without_xdist(pytester:
     assert reports[0] == reports[1]
     assert reports[0]["dataset_pretty_name"] == "My GSM"
     assert [s["name"] for s in reports[0]["metrics"][0]["categories"][0]["subsets"]] == ["custom"]
+
+
+def test_without_a_strong_sandbox_code_benchmarks_need_the_operators_consent(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from starlette.testclient import TestClient
+
+    from pytest_evalscope.scoring import sandbox
+
+    body = {**BASE, "datasets": ["humaneval"]}
+    if sandbox.strongest_isolation() in ("bwrap", "unshare"):  # this host: code benchmarks are accepted as they are
+        app = create_app(ServiceConfig(output_dir=str(tmp_path / "a"), launch=False))
+        assert post(TestClient(app), "eval", body)[0] == 202
+    # a host where neither bubblewrap nor unshare works (as the probe would find it)
+    monkeypatch.setattr(sandbox, "strongest_isolation", lambda python=None: "process")
+    client = TestClient(create_app(ServiceConfig(output_dir=str(tmp_path / "b"), launch=False)))
+    code, answer = post(client, "eval", body)
+    assert code == 400 and answer["field"] == "datasets" and "--sandbox-isolation process" in answer["error"], answer
+    assert post(client, "eval", BASE)[0] == 202  # benchmarks that run no code are unaffected

@@ -43,6 +43,7 @@ class HumanEval(Benchmark):
     name = "humaneval"
     pretty_name = "HumanEval"
     explain_failures = True
+    runs_code = True
     description = "164 hand-written Python functions to implement from a signature and docstring, checked by unit tests."
     dataset_id = "opencompass/humaneval"
     hf_dataset_id = "openai/openai_humaneval"

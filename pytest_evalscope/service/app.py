@@ -148,12 +148,12 @@ def _code_refusal(isolation: str) -> str | None:
     """Why this service may not run model-written code, or None. The operator's named level must work
     here (else the service does not start); with auto, a host where only the process level works
     refuses code benchmarks, since that level is no boundary against hostile code."""
-    from ..scoring.sandbox import available_isolations, resolve_isolation
+    from ..scoring.sandbox import resolve_isolation, strongest_isolation
 
     if isolation != "auto":
         resolve_isolation(isolation)  # ConfigError: the service refuses to start, with the reason
         return None
-    if available_isolations()[0] == "process":
+    if strongest_isolation() in (None, "process"):
         return ("this service has no sandbox that holds against hostile code here (neither bubblewrap nor unshare "
                 "works); its operator may allow the weaker process level with --sandbox-isolation process")
     return None
