@@ -25,7 +25,7 @@ MCQ_FORMATS: list[tuple[Callable[[str, str], str], bool]] = [
     (lambda x, o: f"ANSWER: [LETTER]\nOn reflection, ANSWER: {x}", True),
     (lambda x, o: f"The evidence supports {x}.\n\nANSWER: $\\boxed{{{x}}}$", True),
     (lambda x, o: f"ANSWER: {o}\nActually, on reflection, ANSWER: {x}", True),
-    (lambda x, o: "I am not sure which option is right.", False),
+    (lambda x, o: "Not sure which option is right.", False),  # no capital that is an option (I is, with 9+)
     (lambda x, o: f"Option {o} is tempting, but the evidence points elsewhere.\n\nANSWER: {x}.", True),
     (lambda x, o: f"ANSWER: {x} or {o}", False),  # a hedge between two options is no answer
     (lambda x, o: f"Answer: {x.lower()}", True),
