@@ -1,6 +1,7 @@
 """`pytest-evalscope eval ...`: EvalScope's `evalscope eval` flags, run as a pytest session.
 `pytest-evalscope perf ...`: EvalScope's `evalscope perf` flags (see :mod:`pytest_evalscope.perf.cli`).
 `pytest-evalscope service ...`: the HTTP service (see :mod:`pytest_evalscope.service`).
+`pytest-evalscope view RUN [RUN...]`: the HTML report of outputs folders (see :mod:`pytest_evalscope.reporting.html`).
 
 Everything after `--` goes to pytest unchanged (`-n 4`, `--junitxml=results.xml`, `-k main`, ...).
 The exit status is the session's: 0 all gates met, 1 a gate missed or errors over budget, 4 bad input.
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .service.cli import add_service_parser
 
     add_service_parser(commands)
+    from .reporting.html.view import add_view_parser
+
+    add_view_parser(commands)
     commands.add_parser("perf", add_help=False, help="load-test a model server (EvalScope's `evalscope perf`); "
                         "see pytest-evalscope perf --help")
     return parser
@@ -75,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .service.cli import service_main
 
         return service_main(ns)
+    if ns.command == "view":
+        from .reporting.html.view import view_main
+
+        return view_main(ns)
     try:
         args = eval_args(ns, passthrough)
     except ConfigError as exc:
