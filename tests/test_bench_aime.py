@@ -48,6 +48,7 @@ def test_golds_are_integers_in_every_copy() -> None:
     ("\\boxed{25.0}", "25", True),
     ("\\boxed{\\text{25}}", "25", True),
     ("\\boxed{33.5}", "33", False),
+    ("\\boxed{480^\\circ}", "480", False),  # EvalScope: not an integer literal
     ("\\boxed{\\frac{50}{2}}", "25", False),  # not an integer literal, as EvalScope's integer_only decides
     ("I could not finish.", "7", False),
 ])
@@ -58,8 +59,9 @@ def test_integer_answers(reply: str, gold: str, right: bool) -> None:
 
 
 def test_integer_of() -> None:
-    assert [integer_of(x) for x in ("025", 7, "336^\\circ", "336^{\\circ}", "1{,}000", "-3", "2.5", "x", True)] == \
-        [25, 7, 336, 336, 1000, -3, None, None, None]
+    assert [integer_of(x) for x in ("025", 7, "336^\\circ", "1{,}000", "-3", "2.5", "x", True)] == \
+        [25, 7, None, 1000, -3, None, None, None]
+    assert [integer_of(x, degrees=True) for x in ("336^\\circ", "336^{\\circ}")] == [336, 336]
 
 
 def expected(right: dict[str, int]) -> dict[str, float]:

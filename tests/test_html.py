@@ -92,7 +92,7 @@ def make_run(root: Path, name: str, statuses: dict[int, str] | None = None, gate
         {"model": "m", "model_id": "m", "api_url": "http://user:pw@127.0.0.1:9/v1", "api_key": "sk-secret",
          "datasets": ["gsm8k", "mmlu"], "thresholds": {"gsm8k": 0.9}}))
     (run / "progress.json").write_text(json.dumps({"state": "finished", "total": len(records), "done": len(records)}))
-    gates = gates if gates is not None else [Gate("gsm8k", 0.9, 0.5714, 7, [0.25, 0.84])]
+    gates = gates if gates is not None else [Gate("gsm8k", 0.9, 0.375, 8, [0.1368, 0.6943])]
     write_summary(run, gates, exitstatus, 1_800_000_000.0)
     return run
 
@@ -119,7 +119,7 @@ def test_a_run_of_ours_reads_back_with_gates_counts_and_every_field(tmp_path: Pa
     assert run["model"] == "m" and run["endpoint"] == "http://***@127.0.0.1:9/v1"
     assert "sk-secret" not in run["config"] and "pw@" not in run["config"]
     assert run["exitstatus"] == 1 and run["reason"].startswith("Exit 1: 1 gate(s) missed: gsm8k")
-    assert [(g["name"], g["verdict"], g["n"], g["interval"]) for g in run["gates"]] == [("gsm8k", "missed", 7, [0.25, 0.84])]
+    assert [(g["name"], g["verdict"], g["n"], g["interval"]) for g in run["gates"]] == [("gsm8k", "missed", 8, [0.1368, 0.6943])]
     board = {b["suite"]: b for b in run["scoreboard"]}
     main = board["gsm8k"]["categories"][0]["subsets"][0]
     assert (main["samples"], main["errors"], main["unparsed"], main["truncated"]) == (9, 1, 2, 1)
@@ -223,3 +223,20 @@ def test_view_writes_several_runs_side_by_side_with_a_baseline(tmp_path: Path, c
     assert cli_main(["view", str(tmp_path / "missing")]) == 4
     write_page([EVALSCOPE_RUN], tmp_path / "evalscope.html")
     assert len(rows(decode((tmp_path / "evalscope.html").read_text()))) == 40
+
+
+def test_a_perf_run_gets_the_same_timings_section(tmp_path: Path) -> None:
+    from pytest_evalscope.perf.api import run_perf
+    from pytest_evalscope.testing.server import ServerConfig, serve_in_thread
+
+    with serve_in_thread(ServerConfig(latency_ms=2)) as server:
+        result = run_perf(url=f"{server.url}/chat/completions", model="m", number=12, parallel=2, dataset="random",
+                          max_tokens=8, min_prompt_length=5, max_prompt_length=10, outputs_dir=str(tmp_path / "perf"),
+                          plots=False, echo=False)
+    target = tmp_path / "perf.html"
+    assert cli_main(["view", result["output_dir"], "-o", str(target)]) == 0
+    run = decode(target.read_text())["runs"][0]
+    assert run["kind"] == "perf" and run["scoreboard"] == [] and "samples" in run
+    point = run["perf"]["points"][0]
+    assert point["label"] == "parallel_2_number_12" and point["scalars"]["succeeded"] == 12
+    assert point["percentiles"]["ttft"]["unit"] == "ms" and sum(point["hists"]["e2e"]["counts"]) == 12

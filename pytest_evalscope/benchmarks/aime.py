@@ -35,13 +35,16 @@ _WRAPPERS = re.compile(r"\\(?:text|textbf|mathrm|mbox)\s*\{([^{}]*)\}")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?")
 
 
-def integer_of(text: Any) -> int | None:
-    """The integer an answer writes (`25`, `"025"`, `25.0`, `1,000`, `$25$`, `336^\\circ`), else None."""
+def integer_of(text: Any, degrees: bool = False) -> int | None:
+    """The integer an answer writes (`25`, `"025"`, `25.0`, `1,000`, `$25$`), else None. With `degrees`
+    (golds only: one OpenCompass line is `336^\\circ`) a degree sign is dropped; in a reply, as in
+    EvalScope, `480^\\circ` is not an integer literal."""
     if isinstance(text, bool):
         return None
     if isinstance(text, int):
         return text
-    cleaned = _DEGREES.sub("", _WRAPPERS.sub(r"\1", str(text)))
+    cleaned = _WRAPPERS.sub(r"\1", str(text))
+    cleaned = _DEGREES.sub("", cleaned) if degrees else cleaned
     cleaned = cleaned.replace("$", "").replace("\\!", "").replace("{,}", ",").replace(",", "").strip().rstrip(".")
     try:
         value = Decimal(cleaned.replace(" ", ""))
@@ -67,7 +70,7 @@ class _AIME(Benchmark):
         question = record.get("problem", record.get("question"))
         if question is None:
             raise KeyError("'problem' (or 'question')")
-        gold = integer_of(record["answer"])
+        gold = integer_of(record["answer"], degrees=True)
         if gold is None:
             raise ValueError(f"answer {record['answer']!r} is not an integer")
         return Sample(index=index, subset=subset, input=str(question), target=str(gold),

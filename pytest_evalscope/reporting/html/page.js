@@ -68,7 +68,7 @@ function header(data) {
     run.cut ? el("p", { cls: "notice", id: i === 0 ? "cut-notice" : null },
       `This run is large (${fmt(run.cut.samples)} samples, ${fmt(run.cut.chars)} characters of text): ${fmt(run.cut.fields)} long fields are cut to ${fmt(run.cut.cap)} characters in this page. The full text is in the jsonl files beside it (each cut names its file and line).`) : null));
   return el("header", { id: "header" },
-    el("h1", null, "Evaluation report"),
+    el("h1", null, data.runs.every((r) => r.kind === "perf") ? "Perf report" : "Evaluation report"),
     el("p", { cls: "muted" }, `${data.generator}, written ${data.generated}. This file is self-contained: it loads nothing.`),
     el("div", { cls: "cards" }, cards));
 }
@@ -448,8 +448,9 @@ async function main() {
   try { data = await decode(); } catch (e) { app.replaceChildren(el("p", { cls: "reason fail" }, `Could not read this report's data: ${e}`)); return; }
   const hasSamples = data.runs.some((r) => r.samples && r.samples.index.length);
   const explorer = hasSamples ? new Explorer(data) : null;
-  app.replaceChildren(header(data), gatesPanel(data), scoreboard(data), explorer ? explorer.node : null,
-    data.baseline && explorer ? baselinePanel(data, explorer) : null, perfPanel(data));
+  const hasScores = data.runs.some((r) => r.scoreboard.length);
+  app.replaceChildren(...[header(data), gatesPanel(data), hasScores ? scoreboard(data) : null, explorer ? explorer.node : null,
+    data.baseline && explorer ? baselinePanel(data, explorer) : null, perfPanel(data)].filter(Boolean));
   if (explorer) explorer.paint();
   route(explorer);
   window.addEventListener("hashchange", () => route(explorer));
