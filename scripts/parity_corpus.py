@@ -40,6 +40,9 @@ SIZES = {
     "bbh": 420,
 }
 CHINESE = {"ceval", "cmmlu", "iquiz", "general_mcq"}
+# issue 16's benchmarks, drawn with their own generator after the others so earlier replies stay as they were
+NEW_SIZES = {"aime24": 100, "aime25": 100, "gpqa_diamond": 160, "mmlu_pro": 260, "mmlu_redux": 200}
+NEW_SEED = SEED + 16
 
 
 # ---------------------------------------------------------------- data
@@ -454,8 +457,62 @@ def generate(data: Path) -> list[dict]:
         examples = tasks[task]
         records.append(bbh_record(rng, task, rng.choice(examples), sorted({e["target"].strip() for e in examples})))
     records += hand_written()
+    records += issue16(data)
     for number, record in enumerate(records):
         record["id"] = f"{record['bench']}-{number}"
+    return records
+
+
+def _aime(data: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (data / "aime24" / "test.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows += [{**r, "solution": r["problem"]}
+             for r in map(json.loads, (data / "aime25" / "math-ai_format" / "test.jsonl").read_text(encoding="utf-8").splitlines())]
+    return rows
+
+
+def _redux(data: Path, rng: random.Random) -> list[tuple[str, list[str], str]]:
+    """MMLU-Redux questions with their gold letters; one in ten lists two right options (its corrections)."""
+    import ast
+
+    items = []
+    for path in sorted((data / "mmlu_redux" / "data").glob("mmlu_*.csv"))[::4]:
+        text = path.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
+        header = text.split("\n", 1)[0]
+        rows = list(csv.DictReader(text.splitlines(), delimiter=";" if header.count(";") > header.count(",") else ","))
+        for row in rows[:20]:
+            choices = ast.literal_eval(row["choices"])
+            gold = "ABCD"[int(row["answer"])]
+            if rng.random() < 0.1:
+                gold = "".join(sorted({gold, rng.choice("ABCD")}))
+            items.append((row["question"], choices, gold))
+    return items
+
+
+def issue16(data: Path) -> list[dict]:
+    """AIME 2024/2025 (integer answers), GPQA-Diamond (neutral option texts: its questions stay unpublished),
+    MMLU-Pro (3 to 10 options, A-J) and MMLU-Redux (some questions with two right options)."""
+    rng = random.Random(NEW_SEED)
+    records = []
+    aime = _aime(data)
+    for bench in ("aime24", "aime25"):
+        rows = aime[:30] if bench == "aime24" else aime[30:]
+        for _ in range(NEW_SIZES[bench]):
+            row = rng.choice(rows)
+            record = math_record(rng, bench, {"answer": str(row["answer"]), "solution": row["solution"]})
+            records.append(record)
+    for _ in range(NEW_SIZES["gpqa_diamond"]):
+        choices = [f"the {w} option" for w in ("first", "second", "third", "fourth")]
+        records.append(mcq_record(rng, "gpqa_diamond", "q", choices, rng.choice("ABCD")))
+    mmlu = _mmlu(data, rng, NEW_SIZES["mmlu_pro"])
+    fillers = ["None of these", "All of the above", "It cannot be determined", "Both A and B", "0", "1/2"]
+    for question, choices, _gold in rng.sample(mmlu, NEW_SIZES["mmlu_pro"]):
+        n = rng.choice([3, 4, 6, 8, 9, 10, 10, 10, 10])
+        options = (choices + fillers)[:n]
+        records.append(mcq_record(rng, "mmlu_pro", question, options, rng.choice(string.ascii_uppercase[:n])))
+    for question, choices, gold in rng.sample(_redux(data, rng), NEW_SIZES["mmlu_redux"]):
+        record = mcq_record(rng, "mmlu_redux", question, choices, gold[0])
+        record["gold"] = gold
+        records.append(record)
     return records
 
 
@@ -502,7 +559,7 @@ def verdicts(records: list[dict]) -> None:  # pragma: no cover - needs EvalScope
         bench = record["bench"]
         a = adapter(bench)
         if "n" in record:
-            target = list(record["gold"]) if bench == "truthful_qa_mc2" else record["gold"]
+            target = list(record["gold"]) if bench in ("truthful_qa_mc2", "mmlu_redux") else record["gold"]
             sample = Sample(input="q", choices=[f"option {i}" for i in range(record["n"])], target=target,
                             metadata={"type": bench[-3:]} if bench.startswith("truthful") else {})
         elif bench == "bbh":

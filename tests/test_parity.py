@@ -29,8 +29,9 @@ CORPUS = Path(__file__).parent / "corpora" / "parity.jsonl.gz"
 REQUIRED_AGREEMENT = 0.995
 MIN_REPLIES = 3000
 CHINESE_TEMPLATES = {"ceval", "cmmlu", "iquiz", "general_mcq"}
-MULTIPLE_CHOICE = CHINESE_TEMPLATES | {"mmlu", "arc", "hellaswag", "truthful_qa_mc1", "truthful_qa_mc2"}
-MATH = {"math_500", "competition_math"}
+MULTIPLE_CHOICE = CHINESE_TEMPLATES | {"mmlu", "arc", "hellaswag", "truthful_qa_mc1", "truthful_qa_mc2",
+                                       "gpqa_diamond", "mmlu_pro", "mmlu_redux"}
+MATH = {"math_500", "competition_math", "aime24", "aime25"}
 
 
 @cache
@@ -135,6 +136,13 @@ def chinese_marker_math(record: dict[str, Any], ours: str | None) -> bool:
     return bool(re.match(r"答案\s*[:：是为]", _answer_text(record).strip().rsplit("\n", 1)[-1]))
 
 
+def aime_inline_sentence(record: dict[str, Any], ours: str | None) -> bool:
+    """AIME ending "Thus we get $x = 104$.": the integer in the sentence's math is the answer; EvalScope reads
+    "104." (with the sentence's period), which is no integer literal, and gives 0."""
+    return record["bench"] in {"aime24", "aime25"} and bool(
+        re.search(r"\$[^$]*=\s*-?\d+\s*\$\.\s*$", _answer_text(record).strip()))
+
+
 DEVIATIONS: dict[str, Callable[[dict[str, Any], str | None], bool]] = {
     "lower-case label": lower_case_label,
     "marker in the other language": other_language_marker,
@@ -143,6 +151,7 @@ DEVIATIONS: dict[str, Callable[[dict[str, Any], str | None], bool]] = {
     "GSM8K #### then chatter": hashes_then_chatter,
     "MATH plain-text final answer": plain_final_answer,
     "答案 in a math reply": chinese_marker_math,
+    "AIME integer ending a sentence in math": aime_inline_sentence,
 }
 
 
