@@ -26,7 +26,7 @@ from .samples import read_samples
 
 SUMMARY_FILE = "run_summary.json"
 SUMMARY_SCHEMA = "pytest_evalscope.run_summary/1"
-_SECRET_KEY = re.compile(r"(api_key|token|secret|password|authorization)", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"(api_?key|secret|password|passwd|authorization|(^|_)token)$", re.IGNORECASE)  # not max_tokens
 _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),\d+ ")
 
 
