@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .benchmarks.base import Benchmark, Sample, Score
+from .models.base import ModelOutput
 from .params import parse_thresholds
 from .pipeline import FATAL_KINDS
 from .scoring.numeric import split_reasoning
+from .scoring.stage import Scored, Scorer
 
 if TYPE_CHECKING:
     from .runtime import EvalRuntime
@@ -97,45 +99,47 @@ class SampleItem(pytest.Item):
         if not pipeline.submitted(self.key):
             messages = self.messages()
             pipeline.submit(self.key, messages, self.runtime.fingerprint(messages, self._continuations),
-                            self._continuations)
+                            self._continuations, self._score)
+
+    async def _score(self, scorer: Scorer, output: ModelOutput) -> Scored:
+        """This sample's scoring stage; it runs on the pipeline's loop, as soon as the reply is in."""
+        return await scorer.score(self.key, self.benchmark, self.sample, output)
 
     def setup(self) -> None:
+        """Wait for the sample's reply and its score (both made on the pipeline); a failure of either is an error."""
         self.record = self._base_record(cached=False)
         self.record["status"] = "error"  # until the reply is in and scored
         self.submit()
         outcome = self.runtime.pipeline.take(self.key)
         self.record["cached"] = outcome.cached
+        if outcome.output is not None:
+            self.record["output"] = outcome.output.to_dict()
         if outcome.error is not None:
             error = outcome.error
             self.record.update(status="error", error=error.to_dict())
             self.user_properties.append(("error", f"{error.kind}: {error}"))
             if error.kind in FATAL_KINDS:  # a wrong key, model name or URL, or no model: stop, as -x would
-                hint = "" if error.kind == "model_load" else f"; check api_url, api_key and model ({self.runtime.config.model!r})"
+                who = "judge_model_args" if error.kind.startswith("judge_") else "api_url, api_key and model"
+                hint = "" if error.kind == "model_load" else f"; check {who} ({self.runtime.config.model!r})"
                 self.session.shouldstop = f"evalscope: {error}{hint}"
             raise SampleError(f"{error.kind} after {error.attempts} attempt(s): {error}")
-        assert outcome.output is not None
-        self.record["output"] = outcome.output.to_dict()
-
-    def runtest(self) -> None:
-        assert self.record is not None and "output" in self.record
-        output = self.record["output"]
-        answer_text, think = split_reasoning(output["content"])
-        try:
-            if output.get("choice_scores") is not None:
-                score = self.benchmark.score_choices(self.sample, output["choice_scores"])
-            else:
-                score = self.benchmark.score(self.sample, answer_text)
-        except Exception as exc:  # a broken adapter: this sample is an error, the run goes on
-            self.record.update(error={"kind": "scoring", "message": f"{type(exc).__name__}: {exc}", "attempts": 1})
-            raise SampleError(f"scoring failed: {type(exc).__name__}: {exc}") from exc
+        assert outcome.output is not None and outcome.scored is not None
+        score, verdict = outcome.scored.score, outcome.scored.judge
         self.record.update(
             status="correct" if score.correct else "wrong",
             score=score.value, extracted=score.extracted, score_status=score.status, explanation=score.explanation,
-            reasoning=output.get("reasoning") or think or None,
+            reasoning=outcome.scored.reasoning, **({"judge": verdict.to_dict()} if verdict is not None else {}),
         )
-        self._add_properties(output, score)
-        if not score.correct:
-            raise WrongAnswer(self._wrong_message(score, answer_text))
+        self._add_properties(self.record["output"], score)
+        if verdict is not None:
+            self.user_properties.append(("judge_verdict", str(verdict.verdict)))
+
+    def runtest(self) -> None:
+        """Only raises: the score was made with the reply (setup)."""
+        assert self.record is not None and "output" in self.record
+        if self.record["status"] == "wrong":
+            answer_text, _ = split_reasoning(self.record["output"]["content"])
+            raise WrongAnswer(self._wrong_message(self.record, answer_text))
 
     def _base_record(self, cached: bool) -> dict[str, Any]:
         return {
@@ -159,13 +163,19 @@ class SampleItem(pytest.Item):
             ("output_tokens", usage.get("output_tokens")),
         ] if prop[1] is not None)  # a server that sends no usage leaves the token counts out
 
-    def _wrong_message(self, score: Score, answer_text: str) -> str:
+    def _wrong_message(self, record: dict[str, Any], answer_text: str) -> str:
+        return self._verdict_message(record, answer_text) + self.runtime.sample_link(self.config, record)
+
+    def _verdict_message(self, record: dict[str, Any], answer_text: str) -> str:
         tail = " ".join(answer_text.split())[-160:]
-        if score.explanation and self.benchmark.explain_failures:  # scored by checks or tests, not a gold answer
-            return f"failed: {score.explanation}; reply ends: {tail!r}"
-        if score.extracted is None:
+        explanation, extracted = record.get("explanation"), record.get("extracted")
+        if record.get("judge"):
+            return f"judged wrong: verdict {record['judge']['verdict']!r} (gold {self.sample.target!r}); reply ends: {tail!r}"
+        if explanation and self.benchmark.explain_failures:  # scored by checks or tests, not a gold answer
+            return f"failed: {explanation}; reply ends: {tail!r}"
+        if extracted is None:
             return f"unparsed: no answer found in the reply (gold {self.sample.target!r}); reply ends: {tail!r}"
-        return f"wrong answer: gold {self.sample.target!r}, extracted {score.extracted!r}; reply ends: {tail!r}"
+        return f"wrong answer: gold {self.sample.target!r}, extracted {extracted!r}; reply ends: {tail!r}"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
         if isinstance(excinfo.value, (WrongAnswer, SampleError)):

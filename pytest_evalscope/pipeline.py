@@ -12,16 +12,18 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .cache import Journal
 from .models.base import ModelAPI, ModelError, ModelOutput
+from .scoring.stage import Scored, Scorer
 
 # Replies that say the request itself is wrong (key, model name, URL), an endpoint that cannot be
 # reached at all, or a checkpoint that cannot load: no later sample can succeed.
-FATAL_KINDS = ("http_401", "http_403", "http_404", "unreachable", "model_load")
+FATAL_KINDS = ("http_401", "http_403", "http_404", "unreachable", "model_load",
+               "judge_http_401", "judge_http_403", "judge_http_404", "judge_unreachable", "judge_missing")
 
 
 def lookahead_for(concurrency: int) -> int:
@@ -32,14 +34,22 @@ def lookahead_for(concurrency: int) -> int:
 @dataclass
 class Outcome:
     output: ModelOutput | None = None
-    error: ModelError | None = None
+    error: ModelError | None = None  # the reply failed, or its scoring did (then `output` is the reply)
     cached: bool = False
+    scored: Scored | None = None  # the scoring stage's result, when the request had a scorer
+
+
+# The scoring stage of a request: given the process's Scorer and the reply, its score.
+ScoreStep = Callable[[Scorer, ModelOutput], Awaitable[Scored]]
 
 
 class Pipeline:
     def __init__(self, model_factory: Callable[[], ModelAPI], concurrency: int,
-                 journal: Journal | None = None, cached: dict[tuple[str, str], dict[str, Any]] | None = None) -> None:
+                 journal: Journal | None = None, cached: dict[tuple[str, str], dict[str, Any]] | None = None,
+                 scorer_factory: Callable[[], Scorer] | None = None) -> None:
         self.model_factory = model_factory
+        self.scorer_factory = scorer_factory or (lambda: Scorer(None, None))
+        self._scorer: Scorer | None = None
         self.concurrency = concurrency
         self.lookahead = lookahead_for(concurrency)
         self.journal = journal
@@ -54,16 +64,20 @@ class Pipeline:
     # ------------------------------------------------------------ caller side (pytest's thread)
 
     def submit(self, key: str, messages: list[dict[str, str]], fingerprint: str,
-               continuations: list[str] | None = None) -> None:
-        """Ask for a reply to `messages`, or, with `continuations`, for each one's log-likelihood after them."""
+               continuations: list[str] | None = None, score: ScoreStep | None = None) -> None:
+        """Ask for a reply to `messages` (or, with `continuations`, each one's log-likelihood after them),
+        then, with `score`, for its score: both happen on the loop, the item only waits for the outcome."""
         if key in self._futures:
             return
         hit = self.cached.get((key, fingerprint))
-        if hit is not None:
+        if hit is not None and score is None:
             future: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
             future.set_result(Outcome(ModelOutput.from_dict(hit), cached=True))
+        elif hit is not None:
+            future = asyncio.run_coroutine_threadsafe(self._stage(Outcome(ModelOutput.from_dict(hit), cached=True), score),
+                                                      self._ensure_loop())
         else:
-            future = asyncio.run_coroutine_threadsafe(self._call(key, messages, fingerprint, continuations),
+            future = asyncio.run_coroutine_threadsafe(self._call(key, messages, fingerprint, continuations, score),
                                                       self._ensure_loop())
         self._futures[key] = future
 
@@ -98,9 +112,11 @@ class Pipeline:
         loop = self._loop
         if loop is None:
             return
-        if self._model is not None:
+        for closing in (self._model, self._scorer.judge if self._scorer is not None else None):
+            if closing is None:
+                continue
             try:
-                asyncio.run_coroutine_threadsafe(self._model.aclose(), loop).result(timeout=5)
+                asyncio.run_coroutine_threadsafe(closing.aclose(), loop).result(timeout=5)
             except Exception:  # closing connections is best effort at shutdown
                 pass
         loop.call_soon_threadsafe(loop.stop)
@@ -121,7 +137,7 @@ class Pipeline:
         return self._loop
 
     async def _call(self, key: str, messages: list[dict[str, str]], fingerprint: str,
-                    continuations: list[str] | None) -> Outcome:
+                    continuations: list[str] | None, score: ScoreStep | None = None) -> Outcome:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.concurrency)
         async with self._semaphore:
@@ -142,7 +158,27 @@ class Pipeline:
                 return Outcome(error=ModelError("internal", f"{type(exc).__name__}: {exc}"))
         if self.journal is not None:
             self.journal.append(key, fingerprint, output.to_dict())
-        return Outcome(output)
+        return await self._stage(Outcome(output), score)
+
+    async def _stage(self, outcome: Outcome, score: ScoreStep | None) -> Outcome:
+        """The scoring stage: a failure to score (a judge that cannot be reached) is the sample's error,
+        with its reply kept."""
+        if score is None or outcome.output is None:
+            return outcome
+        if self.fatal is not None:
+            outcome.error = self.fatal
+            return outcome
+        if self._scorer is None:
+            self._scorer = self.scorer_factory()
+        try:
+            outcome.scored = await score(self._scorer, outcome.output)
+        except ModelError as exc:
+            if exc.kind in FATAL_KINDS and self.fatal is None:
+                self.fatal = exc
+            outcome.error = exc
+        except Exception as exc:  # a broken scorer: this sample is an error, the run goes on
+            outcome.error = ModelError("scoring", f"{type(exc).__name__}: {exc}")
+        return outcome
 
     async def _score(self, messages: list[dict[str, str]], continuations: list[str]) -> ModelOutput:
         model = self._model

@@ -20,11 +20,14 @@ from .benchmarks.base import Benchmark, Sample
 from .cache import Journal, fingerprint, load_replies
 from .config import TaskConfig
 from .items import SampleItem, Suite
+from .judge import Judge, JudgeCache, judge_spec, settings_of
 from .models import ModelError, create_model, supports_loglikelihood
+from .models.registry import create
 from .params import ConfigError
 from .pipeline import Pipeline
 from .registry import create_benchmark
 from .runlock import RunLock
+from .scoring.stage import Scorer
 
 
 def choose_run_dir(config: TaskConfig) -> Path:
@@ -62,6 +65,7 @@ class EvalRuntime:
         self.worker_suite_facts: dict[str, dict[str, Any]] = {}  # controller: suite facts from the workers
         self._model_prepared = False  # controller: each xdist worker's model figures
         self.lock: RunLock | None = None  # the controller's hold on run_dir
+        self._page: str | None = None  # this run's report.html, for links in failure messages
 
     # ------------------------------------------------------------ collection
 
@@ -72,12 +76,24 @@ class EvalRuntime:
             benchmark = create_benchmark(suite.benchmark, args, seed=self.config.seed, hub=self.config.dataset_hub,
                                          cache_dir=self.config.dataset_dir,
                                          sandbox_isolation=self.config.sandbox_isolation or "auto")
+            self._check_judge(suite, benchmark)
             if benchmark.scores_loglikelihood and not supports_loglikelihood(self.config):
                 benchmark.fall_back_to_generation(
                     f"eval_type {self.config.eval_type} models return text, not log-likelihoods")
                 warnings.warn(f"evalscope: {suite.name}: {benchmark.model_adapter_note}", UserWarning, stacklevel=1)
             self.benchmarks[suite.name] = benchmark
         return self.benchmarks[suite.name]
+
+    def _check_judge(self, suite: Suite, benchmark: Benchmark) -> None:
+        """A benchmark graded by a judge only needs one, and cannot be scored by rule."""
+        if benchmark.scoring_policy != "judge_only" or self.config.dry_run:
+            return
+        if self.config.judge_strategy == "rule":
+            raise ConfigError(f"{suite.name} is graded by a judge and has no rule; judge_strategy rule cannot score it "
+                              "(use auto or llm)")
+        if judge_spec(self.config) is None:
+            raise ConfigError(f"{suite.name} is graded by a judge: give judge_model_args with model_id and api_url, "
+                              "e.g. --evalscope-judge-model-args='{\"model_id\": \"qwen3\", \"api_url\": \"http://127.0.0.1:8001/v1\"}'")
 
     def check_suite(self, suite: Suite, benchmark: Benchmark, where: str) -> None:
         """One suite per name, and thresholds that name real subsets (raises ConfigError)."""
@@ -113,9 +129,19 @@ class EvalRuntime:
     def pipeline(self) -> Pipeline:
         if self._pipeline is None:
             cached = load_replies(self.run_dir) if self.config.use_cache else {}
-            self._pipeline = Pipeline(lambda: create_model(self.config), self.config.eval_batch_size,
-                                      Journal(self.run_dir, self.worker), cached)
+            journal = Journal(self.run_dir, self.worker)
+            self._pipeline = Pipeline(lambda: create_model(self.config), self.config.eval_batch_size, journal, cached,
+                                      lambda: self._scorer(journal, cached))
         return self._pipeline
+
+    def _scorer(self, journal: Journal, journaled: dict[tuple[str, str], dict[str, Any]]) -> Scorer:
+        """The scoring stage of this process: the rule, and the judge role when the run has one."""
+        spec = judge_spec(self.config)
+        if spec is None:
+            return Scorer(self.config.judge_strategy, None)
+        cache = JudgeCache(self.config.judge_cache) if self.config.judge_cache else None
+        judge = Judge(settings_of(self.config), lambda: create(spec), spec.batch_size, journal, journaled, cache)
+        return Scorer(self.config.judge_strategy, judge)
 
     def fingerprint(self, messages: list[dict[str, str]], continuations: list[str] | None = None) -> str:
         c = self.config
@@ -196,6 +222,22 @@ class EvalRuntime:
     def model_stats(self) -> dict[str, Any] | None:
         """This process's model figures (a checkpoint's load time, tokens/s, peak memory), if it ran one."""
         return self._pipeline.model_stats() if self._pipeline is not None else None
+
+    def sample_link(self, config: pytest.Config, record: dict[str, Any]) -> str:
+        """` (see <run>/report.html#s=suite/subset/index)`: where a failure message sends its reader, or ""
+        when the run writes no page."""
+        if self._page is None:
+            from .reporting.html.plugin import page_path
+
+            try:
+                self._page = str(page_path(config, self.run_dir) or "")
+            except ValueError:  # the page's options are not registered (the plugin is disabled)
+                self._page = ""
+        if not self._page:
+            return ""
+        from .reporting.html import permalink
+
+        return f" (see {self._page}{permalink(record['suite'], record['subset'], record['index'])})"
 
     def suite_facts(self) -> dict[str, dict[str, Any]]:
         """What reports say of each suite's benchmark (names, subsets in order), from the benchmark class

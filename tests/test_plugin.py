@@ -92,7 +92,8 @@ def test_outputs_tree_matches_evalscope_layout(pytester: pytest.Pytester, suite_
     (run,) = run_dirs(pytester)
     files = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file() and ".cache" not in p.parts)
     assert files == ["configs/task_config.yaml", "logs/eval_log.log", "predictions/mock/gsm8k_main.jsonl",
-                     "progress.json", "reports/mock/gsm8k.json", "reviews/mock/gsm8k_main.jsonl"]
+                     "progress.json", "report.html", "reports/mock/gsm8k.json", "reviews/mock/gsm8k_main.jsonl",
+                     "run_summary.json"]
     example = Path(__file__).resolve().parents[2] / "shared/datasets/evalscope_examples/qwen-plus"
     ours = json.loads((run / "reports/mock/gsm8k.json").read_text())
     theirs = json.loads((example / "reports/qwen-plus/gsm8k.json").read_text())
