@@ -60,6 +60,10 @@ class TaskConfig:
     debug: bool
     dry_run: bool
     sandbox_isolation: str
+    judge_strategy: str | None
+    judge_worker_num: int | None
+    judge_model_args: dict[str, Any]
+    judge_cache: str | None
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         for param in PARAMS:
@@ -70,7 +74,12 @@ class TaskConfig:
     def from_layers(cls, layers: Iterable[tuple[str, Mapping[str, Any]]], env: Mapping[str, str] | None = None) -> TaskConfig:
         """Merge `(source, mapping)` layers, later ones winning, and validate every key and value."""
         merged: dict[str, Any] = {}
-        for source, layer in layers:
+        for source, given in layers:
+            layer = dict(given)
+            if "judge" in layer:  # EvalScope 1.x's judge block: its strategy and model as our keys
+                from .judge.settings import from_evalscope_judge
+
+                layer = {**from_evalscope_judge(layer.pop("judge")), **layer}
             for key, value in layer.items():
                 check_key(key, source)
                 if value is None and key in merged:
@@ -120,8 +129,9 @@ class TaskConfig:
         if self.eval_type == "checkpoint" and not self.model:
             raise ConfigError("eval_type checkpoint needs model: a local folder, a .gguf file or a hub id "
                               "(--evalscope-model=HuggingFaceTB/SmolLM2-135M-Instruct)")
-        if self.judge_strategy not in (None, "auto", "rule"):
-            raise ConfigError(f"judge_strategy {self.judge_strategy!r}: LLM judging is not available yet; use auto or rule")
+        if self.judge_strategy in ("llm", "llm_recall") and not (self.judge_model_args or {}).get("model_id"):
+            raise ConfigError(f"judge_strategy {self.judge_strategy}: needs a judge model; give judge_model_args "
+                              "with model_id and api_url, e.g. '{\"model_id\": \"qwen3\", \"api_url\": \"http://127.0.0.1:8001/v1\"}'")
 
     @property
     def evaluating(self) -> bool:
@@ -170,9 +180,9 @@ def redact_url(url: str | None) -> str | None:
 
 
 def check_key(key: str, source: str) -> None:
-    if key in PARAMS_BY_NAME or key in INERT_KEYS:
+    if key in PARAMS_BY_NAME or key in INERT_KEYS or key == "judge":
         return
-    known = [p.name for p in PARAMS] + sorted(INERT_KEYS)
+    known = [p.name for p in PARAMS] + sorted(INERT_KEYS) + ["judge"]
     raise ConfigError(f"{source}: unknown key {key!r}{did_you_mean(key, known)}")
 
 

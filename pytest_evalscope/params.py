@@ -305,6 +305,13 @@ def _opt(parse: Callable[..., Any]) -> Callable[[Any, str], Any]:
     return lambda value, name: None if value is None else parse(value, name)
 
 
+def _judge_args(value: Any, name: str) -> dict[str, Any]:
+    from .judge.settings import parse_judge_model_args  # the judge's own table of keys
+
+    return parse_judge_model_args(value, name)
+
+
+JUDGE_STRATEGIES = ("auto", "rule", "llm", "llm_recall")
 # Hard ceilings for any run (the HTTP service sets lower ones of its own): beyond them a value is a mistake.
 MAX_REPEATS = 10_000
 MAX_BATCH = 100_000
@@ -364,12 +371,19 @@ PARAMS: tuple[Param, ...] = (
           "sandbox for model-written code: auto (the strongest here) | bwrap | unshare | process; the operator's "
           "choice: the HTTP service refuses it in requests",
           schema=(("type", "string"), ("enum", list(SANDBOX_ISOLATIONS)),), operator=True),
-    Param("judge_strategy", _opt(parse_str), None, "EvalScope judge strategy (auto | rule; LLM judging is not available yet)",
+    Param("judge_strategy", choice(JUDGE_STRATEGIES), None,
+          "auto (the benchmark's own: rule, or a judge for judge-only benchmarks) | rule | llm (the judge scores) | "
+          "llm_recall (the judge is asked only when the rule says wrong)",
+          schema=(("type", ["string", "null"]), ("enum", [*JUDGE_STRATEGIES, None]),)),
+    Param("judge_worker_num", _opt(bounded_int(1, MAX_BATCH)), None,
+          "judge requests kept in flight per process (default: eval_batch_size)",
+          schema=(("type", ["integer", "null"]), ("minimum", 1),)),
+    Param("judge_model_args", _judge_args, {},
+          "the judge: api_url, api_key, model_id, generation_config, system_prompt, prompt_template, score_type "
+          "(pattern | numeric), score_pattern, score_mapping", schema=(("type", ["object", "string"]),)),
+    Param("judge_cache", _opt(parse_str), None,
+          "a folder of judge verdicts kept across runs, keyed by judge model, settings and exact messages",
           schema=(("type", ["string", "null"]),)),
-    Param("judge_worker_num", _opt(parse_int), None, "EvalScope judge concurrency (accepted for compatibility)",
-          schema=(("type", ["integer", "null"]),)),
-    Param("judge_model_args", parse_mapping, {}, "EvalScope judge model settings (accepted for compatibility)",
-          schema=(("type", ["object", "string"]),)),
 )
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}
 BOOL_PARAMS = {p.name for p in PARAMS if p.parse is parse_bool}  # flags without a value on command lines
@@ -377,7 +391,7 @@ BOOL_PARAMS = {p.name for p in PARAMS if p.parse is parse_bool}  # flags without
 # EvalScope TaskConfig keys that are accepted for compatibility and have no effect here.
 INERT_KEYS = {
     "eval_backend", "eval_config", "model_task", "rerun_review", "stream", "timeout",
-    "enable_progress_tracker", "analysis_report", "collect_perf", "judge", "evalscope_version",
+    "enable_progress_tracker", "analysis_report", "collect_perf", "evalscope_version",
     "sandbox_type", "sandbox_manager_config", "use_sandbox",
 }
 # Keys EvalScope moved into generation_config; they are migrated there when given at the top level.

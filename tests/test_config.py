@@ -65,7 +65,8 @@ def test_evalscope_service_example_loads_unchanged(tmp_path: Path) -> None:
         ({"dataset_args": "{bad json"}, "dataset_args: invalid JSON"),
         ({"repeats": 0}, "repeats: must be at least 1"),
         ({"eval_type": "service", "model": "m"}, "needs api_url"),
-        ({"judge_strategy": "llm", "eval_type": "mock"}, "LLM judging is not available"),
+        ({"judge_strategy": "llm", "eval_type": "mock"}, "judge_strategy llm: needs a judge model"),
+        ({"judge_strategy": "judge"}, "expected one of auto, llm, llm_recall, rule"),
     ],
 )
 def test_bad_values_give_one_line_messages(layer: dict, message: str) -> None:

@@ -86,6 +86,9 @@ class Benchmark:
     category_map: ClassVar[dict[str, str]] = {}
     # runs model-written code (in scoring.sandbox): the HTTP service refuses such benchmarks without a strong sandbox
     runs_code: ClassVar[bool] = False
+    # EvalScope's ScoringPolicy: "rule" (a rule scores; a judge only with judge_strategy llm or llm_recall),
+    # "judge_only" (no rule exists: the judge scores, and judge_strategy auto means llm)
+    scoring_policy: ClassVar[str] = "rule"
     # the model_adapter modes this adapter implements (multiple-choice adapters add the log-likelihood ones)
     model_adapters: ClassVar[tuple[str, ...]] = ("generation",)
 
@@ -276,6 +279,26 @@ class Benchmark:
         if self.primary_metric:
             fields["primary_metric"] = str(self.primary_metric)
         return fields
+
+    # ------------------------------------------------------------ judge
+
+    def judge_definition(self, sample: Sample, prediction: str, answer_text: str, settings: Any) -> Any:
+        """What the judge is asked of one sample (judge.contract.JudgeDefinition). EvalScope's generic
+        judge: the question, the target and the whole prediction, graded by the pattern or numeric
+        template (or the user's own, from judge_model_args). Benchmarks with their own grader override it."""
+        from ..judge.contract import generic_definition
+
+        return generic_definition(settings, sample.input, sample.target, prediction, self.metric_name)
+
+    def score_from_verdict(self, sample: Sample, verdict: Any, rule: Score | None) -> Score:
+        """The sample's score from the judge's verdict; under llm_recall (a rule score given), the better
+        of the two per metric, as EvalScope keeps max(rule, judge)."""
+        value = dict(verdict.value)
+        if rule is not None:
+            value = {k: max(float(rule.value.get(k, 0.0)), float(value.get(k, 0.0))) for k in {*rule.value, *value}}
+        correct = verdict.passed or (rule is not None and rule.correct)
+        extracted = rule.extracted if rule is not None and rule.extracted is not None else str(verdict.verdict)
+        return Score(value, extracted, correct, explanation=f"judge verdict {verdict.verdict!r}")
 
     def choice_request(self, sample: Sample, fewshot: list[Sample]) -> tuple[list[dict[str, str]], list[str]]:
         """The context and the continuations to score, in log-likelihood modes (multiple-choice adapters)."""

@@ -73,7 +73,8 @@ def review_line(record: dict[str, Any]) -> dict[str, Any]:
         "explanation": (record.get("error") or {}).get("message") or record.get("explanation"),
         "metadata": {"cached": record.get("cached", False), "verdict": record["status"], "benchmark": record["benchmark"],
                      "category": record.get("category", "default"), "metric": record["metric"],
-                     **{k: record[k] for k in ("aggregation", "primary_metric", "model_adapter") if k in record}},
+                     **{k: record[k] for k in ("aggregation", "primary_metric", "model_adapter", "judge", "error")
+                        if record.get(k) is not None}},
         "main_score_name": record["metric"], "status": status,
     }
     messages = record["messages"] + ([{"content": output["content"], "role": "assistant"}] if output else [])
@@ -100,7 +101,7 @@ def record_from_review(suite: str, subset: str, line: dict[str, Any]) -> dict[st
             "repeat": line.get("repeat", 0), "status": meta.get("verdict", "error"), "score": score["value"],
             "extracted": score.get("extracted_prediction"), "score_status": score.get("status"),
             "category": meta.get("category", "default"), "metric": meta.get("metric", next(iter(score["value"]))),
-            "cached": True, **{k: meta[k] for k in ("aggregation", "primary_metric") if k in meta}}
+            "cached": True, **{k: meta[k] for k in ("aggregation", "primary_metric", "judge", "error") if k in meta}}
 
 
 class OutputWriter:

@@ -27,6 +27,11 @@ values, else the normal approximation over per-sample values); the same at the t
 (generation, multiple_choice_logits, continuous_logits) and `model_adapter_note` why a log-likelihood
 mode fell back to generation. Errors are counted apart and left out of `num` and the score. Timing
 figures live only in `perf_metrics` (with `model` stats of a checkpoint: load time, tokens/s, memory).
+
+`schema_version` (:data:`SCHEMA_VERSION`) is in every report; it grows when a field changes meaning.
+Judge-scored suites add `judge_summary` (judge model, samples judged, calls made, verdicts reused from
+the journal or judge_cache, judge errors, verdict counts) and `tokens` (candidate and judge apart);
+SimpleQA-style suites add `attempted_scores` (accuracy given attempted and its F-score).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
+
+SCHEMA_VERSION = 2  # 1: reports before schema_version; 2: + schema_version, judge_summary, tokens, attempted_scores
 
 Z95 = 1.959963984540054
 AGGREGATIONS = ("mean", "mean_and_pass_at_k", "mean_and_vote_at_k", "mean_and_pass_hat_k")
@@ -197,7 +204,47 @@ def build_report(suite: str, meta: dict[str, Any], model_id: str, records: list[
         **({"model_adapter_note": records[0]["model_adapter_note"]} if records and records[0].get("model_adapter_note") else {}),
         "execution_summary": {"requested": len(records), "succeeded": len(records) - errors, "errored": errors,
                               "cached": sum(bool(r.get("cached")) for r in records)},
+        "schema_version": SCHEMA_VERSION,
+        **judge_summary(records), **attempted_scores(records),
     }
+
+
+def judge_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the judge did for this suite (absent when no sample was judged): calls made, verdicts reused
+    (journal or judge_cache), judge errors, and the judge's tokens beside the candidate's."""
+    judged = [r["judge"] for r in records if r.get("judge")]
+    failed = sum(str((r.get("error") or {}).get("kind", "")).startswith("judge_") for r in records)
+    if not judged and not failed:
+        return {}
+    asked = [j for j in judged if j.get("source") == "judge"]
+    usage = [j.get("usage") or {} for j in asked]
+    outputs = [(r.get("output") or {}).get("usage") or {} for r in records if r.get("output") and not r.get("cached")]
+    return {"judge_summary": {
+        "model": next((j.get("model") for j in judged if j.get("model")), None),
+        "judged": len(judged), "calls": sum(int(j.get("attempts") or 1) for j in asked),
+        "cached": len(judged) - len(asked), "errors": failed,
+        "verdicts": dict(sorted(Counter(str(j.get("verdict")) for j in judged).items())),
+    }, "tokens": {
+        "candidate": {"input": sum(int(u.get("input_tokens") or 0) for u in outputs),
+                      "output": sum(int(u.get("output_tokens") or 0) for u in outputs)},
+        "judge": {"input": sum(int(u.get("input_tokens") or 0) for u in usage),
+                  "output": sum(int(u.get("output_tokens") or 0) for u in usage)},
+    }}
+
+
+def attempted_scores(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """SimpleQA's summary figures (OpenAI's simple-evals): accuracy given attempted, correct / (correct +
+    incorrect), and the F-score of it with overall accuracy. Only for suites scored that way."""
+    scored = [r["score"] for r in records if r["status"] != "error" and "is_correct" in (r.get("score") or {})]
+    if not scored:
+        return {}
+    correct = sum(s.get("is_correct", 0.0) for s in scored) / len(scored)
+    incorrect = sum(s.get("is_incorrect", 0.0) for s in scored) / len(scored)
+    given = correct / (correct + incorrect) if correct + incorrect else 0.0
+    f1 = 2 * given * correct / (given + correct) if given + correct else 0.0
+    return {"attempted_scores": {"is_correct": round(correct, 4), "is_incorrect": round(incorrect, 4),
+                                 "is_not_attempted": round(1 - correct - incorrect, 4),
+                                 "accuracy_given_attempted": round(given, 4), "f1": round(f1, 4)}}
 
 
 def perf_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:

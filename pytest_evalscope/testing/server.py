@@ -21,6 +21,11 @@ generator picks its kind from ``fault_kinds``, and it fails while ``attempt < fa
 response), ``malformed_json`` (200, truncated JSON), ``empty_choices`` (200, ``"choices": []``).
 Faults answer with a plain JSON body even to streaming requests.
 
+Judge mode (``judge=True``): a request whose last user message is a grader prompt (SimpleQA's,
+Chinese SimpleQA's, EvalScope's generic pattern or numeric template) is graded by the oracle judge of
+``testing/judge_oracle.py``; its reply form (bare JSON, fenced, after ``<think>``) varies with the
+prompt. Other requests fall through to the oracle. Faults and latency apply to both.
+
 Bounds: after ``max_requests`` chat requests (later ones get 503) or ``max_seconds`` the server
 shuts itself down, so a forgotten server never outlives a test run.
 """
@@ -37,12 +42,14 @@ import os
 import random
 import re
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from .judge_oracle import judge_reply
 from .serving import announce_port, http_json, run_in_subprocess, run_in_thread
 
 FAULT_KINDS = ("429", "500", "503", "timeout", "drop", "malformed_json", "empty_choices", "401", "404")
@@ -68,6 +75,7 @@ class ServerConfig:
     max_requests: int | None = None
     max_seconds: float | None = 600.0
     stream_chunk_tokens: int = 3
+    judge: bool = False  # answer grader prompts as an oracle judge (testing/judge_oracle.py) before the oracle
 
     def __post_init__(self) -> None:
         self.fault_kinds = tuple(self.fault_kinds)
@@ -281,6 +289,10 @@ class OracleServer:
         return _error(404, f"no route for {req.method} {req.path}", req.keep)
 
     def _lookup(self, content: str) -> tuple[str | None, Any]:
+        if self.config.judge:
+            verdict = judge_reply(content, zlib.crc32(content.encode("utf-8", "replace")))
+            if verdict is not None:
+                return content, {"content": verdict, "finish_reason": "stop"}
         for candidate in _candidates(content):
             if candidate in self._oracle:
                 return candidate, self._oracle[candidate]
