@@ -25,7 +25,9 @@ import textwrap
 from .numeric import split_reasoning
 
 PYTHON_TAGS = ("", "python", "python3", "py", "py3")
-_FENCE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+# The info string after a fence's backticks is bounded: unbounded, a reply of nothing but backticks made
+# every fence scan to the end of the text and back (quadratic; a 1 MB reply cost minutes).
+_FENCE = re.compile(r"```[ \t]*([\w+#.-]{0,40})[^\n]{0,200}\n(.*?)(?:```|\Z)", re.DOTALL)
 _CODE_START = re.compile(r"^(?:def |async def |class |import |from \S+ import |@|if __name__)")
 
 
