@@ -89,3 +89,49 @@ def _parses(source: str) -> bool:
     except Exception:  # SyntaxError, and ValueError/RecursionError/MemoryError on pathological input
         return False
     return True
+
+
+# ---------------------------------------------------------------- MBPP and LiveCodeBench
+
+# EvalScope's fence (`extract_code_from_freeform_completion`): the tag is the rest of the opening line and
+# the block ends at a newline, optional whitespace and three backticks; the tag is bounded here (see _FENCE).
+_FREEFORM_FENCE = re.compile(r"```([^\n]{0,200})\n(.*?)\n\s*```", re.DOTALL)
+_FREEFORM_OPEN = re.compile(r"```[^\n]{0,200}\n(.*)", re.DOTALL)
+_HEURISTIC_DEF = re.compile(r"(?:^(?:import|from|#)[^\n]+\n)*^(?:def|class) [^\n]+\n(?:\s+[^\n]+\n)+", re.MULTILINE)
+_MAIN_GUARD = 'if __name__ == "__main__":'
+MBPP_STOP_WORDS = ("\nassert", '\n"""')
+
+
+def extract_freeform(reply: str) -> str:
+    """The code of a reply as EvalScope's MBPP and MBPP+ read it: the text before `[DONE]`; the first
+    complete fenced block of any language, else an unclosed one, else the first top-level `def` or
+    `class` with its body (and the imports and comments above it); carriage returns dropped; cut at a
+    `if __name__ == "__main__":` guard and at `# Example usage`; then cut at the first line that starts
+    with `assert` or `\"\"\"` (the prompt's tests, echoed)."""
+    text = reply or ""
+    if "[DONE]" in text:
+        text = text[: text.index("[DONE]")]
+    blocks = [body for _tag, body in _FREEFORM_FENCE.findall(text)]
+    if not blocks:
+        blocks = _FREEFORM_OPEN.findall(text)
+    if not blocks:
+        lines = "\n".join(line for line in text.split("\n") if line.strip()) + "\n"
+        match = _HEURISTIC_DEF.search(lines)
+        blocks = [match.group(0)] if match else []
+    code = blocks[0].replace("\r", "") if blocks else ""
+    for marker in (_MAIN_GUARD, "# Example usage"):
+        if marker in code:
+            code = code[: code.index(marker)].strip()
+    for stop in MBPP_STOP_WORDS:
+        if stop in code:
+            code = code[: code.index(stop)]
+    return code
+
+
+def extract_last_fenced(reply: str) -> str:
+    """LiveCodeBench's rule: the lines between the last two lines that hold three backticks, else nothing."""
+    lines = (reply or "").split("\n")
+    fences = [i for i, line in enumerate(lines) if "```" in line]
+    if len(fences) < 2:
+        return ""
+    return "\n".join(lines[fences[-2] + 1: fences[-1]])
