@@ -81,6 +81,11 @@ class Pipeline:
                                                       self._ensure_loop())
         self._futures[key] = future
 
+    def submit_reply(self, key: str, output: ModelOutput, score: ScoreStep) -> None:
+        """Score a reply that is already known (an earlier run's answer in general_arena): no request."""
+        if key not in self._futures:
+            self._futures[key] = asyncio.run_coroutine_threadsafe(self._stage(Outcome(output), score), self._ensure_loop())
+
     def model(self) -> ModelAPI:
         """The run's model, created now (on the loop, as every request uses it) if no request did yet."""
 

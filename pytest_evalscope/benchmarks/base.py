@@ -300,6 +300,18 @@ class Benchmark:
         extracted = rule.extracted if rule is not None and rule.extracted is not None else str(verdict.verdict)
         return Score(value, extracted, correct, explanation=f"judge verdict {verdict.verdict!r}")
 
+    def given_reply(self, sample: Sample) -> str | None:
+        """The sample's reply when it is known without asking the model (general_arena replays earlier
+        runs' answers); None: the candidate model answers."""
+        return None
+
+    async def judge_sample(self, judge: Any, key: str, sample: Sample, prediction: str, answer_text: str,
+                           rule: Score | None) -> tuple[Score, Any]:
+        """Ask the judge about one sample and score it: one request by default; pairwise benchmarks
+        (arena.py) play two games, answers swapped, each under its own key."""
+        verdict = await judge.grade(key, self.judge_definition(sample, prediction, answer_text, judge.settings))
+        return self.score_from_verdict(sample, verdict, rule), verdict
+
     def choice_request(self, sample: Sample, fewshot: list[Sample]) -> tuple[list[dict[str, str]], list[str]]:
         """The context and the continuations to score, in log-likelihood modes (multiple-choice adapters)."""
         raise NotImplementedError(f"{self.name} has no log-likelihood scoring")

@@ -54,19 +54,26 @@ class JudgeDefinition:
     metric: str = "acc"  # the main metric (numeric kind: the one metric)
     correct_label: str | None = None  # labels kind: the verdict that passes the item; default the best one
     score_pattern: str | None = None  # a user's regex with one group, used when the reply holds no JSON
+    score_range: tuple[float, float] = (0.0, 1.0)  # numeric kind: the scale (MT-Bench rates 1 to 10)
+    label_order: tuple[str, ...] = ()  # labels in the order the instruction lists them (default: sorted)
+    reasoning_key: bool = True  # the instruction asks for a "reasoning" key (AlpacaEval's does not)
+    instruction: bool = True  # append the JSON reply-format instruction (MT-Bench's prompts carry their own)
 
     @property
     def numeric(self) -> bool:
         return not self.scores
 
     def messages(self) -> list[dict[str, str]]:
+        reasoning = '- "reasoning": a string\n' if self.reasoning_key else ""
         if self.numeric:
-            keys = '- "reasoning": a string\n- "score": a number >= 0.0 and <= 1.0'
+            low, high = self.score_range
+            keys = f'{reasoning}- "score": a number >= {float(low)} and <= {float(high)}'
         else:
-            allowed = " or ".join(f'"{label}"' for label in sorted(self.scores))
-            keys = f'- "reasoning": a string\n- "verdict": exactly one of {allowed}'
+            allowed = " or ".join(f'"{label}"' for label in (self.label_order or sorted(self.scores)))
+            keys = f'{reasoning}- "verdict": exactly one of {allowed}'
         messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
-        return [*messages, {"role": "user", "content": self.prompt + _INSTRUCTION + keys}]
+        text = self.prompt + _INSTRUCTION + keys if self.instruction else self.prompt
+        return [*messages, {"role": "user", "content": text}]
 
     def value_of(self, verdict: str | float) -> dict[str, float]:
         if self.numeric:
@@ -75,7 +82,8 @@ class JudgeDefinition:
 
     def passes(self, verdict: str | float) -> bool:
         if self.numeric:
-            return float(verdict) >= 0.5
+            low, high = self.score_range
+            return float(verdict) >= (low + high) / 2
         best = self.correct_label or max(self.scores, key=lambda label: self.scores[label].get(self.metric, 0.0))
         return verdict == best
 
@@ -123,8 +131,9 @@ def _checked(value: Any, definition: JudgeDefinition) -> str | float:
             number = float(value)
         except (TypeError, ValueError):
             raise Unparseable(f"score {value!r} is not a number") from None
-        if isinstance(value, bool) or math.isnan(number) or not 0.0 <= number <= 1.0:
-            raise Unparseable(f"score {value!r} is outside [0, 1]")
+        low, high = definition.score_range
+        if isinstance(value, bool) or math.isnan(number) or not low <= number <= high:
+            raise Unparseable(f"score {value!r} is outside [{low:g}, {high:g}]")
         return number
     text = str(value).strip()
     if text in definition.scores:

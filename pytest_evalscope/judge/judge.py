@@ -46,9 +46,13 @@ class Verdict:
     source: str = "judge"  # judge (asked now) | journal (this run, earlier session) | cache (judge_cache)
     attempts: int = 1
     usage: dict[str, Any] = field(default_factory=dict)
+    games: list[dict[str, Any]] | None = None  # pairwise judging (pairwise.py): each game's slot, verdict and reasoning
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        data = dict(self.__dict__)
+        if data["games"] is None:
+            del data["games"]
+        return data
 
 
 class JudgeCache:

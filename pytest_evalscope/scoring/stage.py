@@ -64,9 +64,8 @@ class Scorer:
                 return Scored(rule, reasoning)
         if self.judge is None:
             raise ModelError("judge_missing", f"{benchmark.name} needs a judge model (judge_model_args)")
-        definition = benchmark.judge_definition(sample, output.content, answer_text, self.judge.settings)
-        verdict = await self.judge.grade(key, definition)
-        return Scored(benchmark.score_from_verdict(sample, verdict, rule), reasoning, verdict)
+        score, verdict = await benchmark.judge_sample(self.judge, key, sample, output.content, answer_text, rule)
+        return Scored(score, reasoning, verdict)
 
     async def _rule(self, benchmark: Benchmark, sample: Sample, answer_text: str) -> Score:
         if not benchmark.runs_code:

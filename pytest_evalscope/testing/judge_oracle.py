@@ -16,6 +16,7 @@ after a ``<think>`` block, extra keys. A numeric template is rated 1.0 or 0.0 by
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import random
 import re
@@ -59,6 +60,9 @@ def parse_grader(content: str) -> tuple[str, str, str, str] | None:
 def judge_reply(content: str, style: int = 0) -> str | None:
     """The oracle judge's reply to a grader prompt, in one of several real-world forms; None when
     `content` is not a grader prompt."""
+    pairwise = pairwise_reply(content, style)
+    if pairwise is not None:
+        return pairwise
     parsed = parse_grader(content)
     if parsed is None:
         return None
@@ -115,3 +119,65 @@ def candidate_oracle(questions: list[str], targets: list[str], seed: int = 0,
 
 def _answer_part(reply: str) -> str:
     return re.sub(r"<think>.*?</think>", "", reply, flags=re.S).strip()
+
+
+# ---------------------------------------------------------------- pairwise and single-answer grading
+#
+# Arena prompts (Arena-Hard's template, AlpacaEval's) are judged by a marker: the answer holding
+# MARKER is better, strongly. When both or neither hold it, the judge has a planted position bias: it
+# prefers slot A with probability POSITION_BIAS (a weak A>B, from a hash of the prompt, so a repeated
+# request gets the same verdict), and otherwise calls a tie (AlpacaEval, which has no tie, picks M).
+# MT-Bench's single-answer prompts are rated 9 when the answer holds the marker and 3 otherwise.
+
+MARKER = "[[marked]]"
+POSITION_BIAS = 0.3
+_ARENA = re.compile(r"<\|User Prompt\|>\n(.*?)\n\n<\|The Start of Assistant A's Answer\|>\n(.*?)\n<\|The End of Assistant A's Answer\|>"
+                    r"\n\n<\|The Start of Assistant B's Answer\|>\n(.*?)\n<\|The End of Assistant B's Answer\|>", re.S)
+_ALPACA = re.compile(r'"instruction": "(.*?)"\n}\n\n## Model Outputs.*?"model_identifier": "m",\n        "output": "(.*?)"\n    },'
+                     r'.*?"model_identifier": "M",\n        "output": "(.*?)"\n    }\n}', re.S)
+_MT_SINGLE = re.compile(r"\[The Start of Assistant's Answer\]\n(.*?)\n\[The End of Assistant's Answer\]", re.S)
+_MT_MULTI = re.compile(r"### Assistant A:\n(.*?)\n\n<\|The End of Assistant A's Conversation with User\|>", re.S)
+
+
+def leans_first(text: str) -> bool:
+    """The planted position bias: whether the judge leans to slot A on this prompt (seeded by its text)."""
+    digest = hashlib.sha256(text.encode("utf-8", "replace")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < POSITION_BIAS
+
+
+def arena_verdict(answer_a: str, answer_b: str, prompt: str) -> str:
+    """The oracle's five-point verdict on one game."""
+    in_a, in_b = MARKER in answer_a, MARKER in answer_b
+    if in_a != in_b:
+        return "A>>B" if in_a else "B>>A"
+    return "A>B" if leans_first(prompt) else "A=B"
+
+
+def alpaca_verdict(output_m: str, output_big_m: str, prompt: str) -> str:
+    in_m, in_big = MARKER in output_m, MARKER in output_big_m
+    if in_m != in_big:
+        return "m" if in_m else "M"
+    return "m" if leans_first(prompt) else "M"
+
+
+def mt_bench_rating(answer: str) -> int:
+    return 9 if MARKER in answer else 3
+
+
+def pairwise_reply(content: str, style: int = 0) -> str | None:
+    """The oracle's reply to an arena or MT-Bench judge prompt; None for any other prompt."""
+    found = _ARENA.search(content)
+    if found:
+        verdict = arena_verdict(found.group(2), found.group(3), content)
+        forms = (json.dumps({"reasoning": "the marked answer is better", "verdict": verdict}),
+                 f"Comparing both answers with mine, one stands out.\n\nMy final verdict is: [[{verdict}]]",
+                 f"```json\n{json.dumps({'reasoning': 'checked', 'verdict': f'[[{verdict}]]'})}\n```")
+        return forms[style % len(forms)]
+    found = _ALPACA.search(content)
+    if found:
+        verdict = alpaca_verdict(found.group(2), found.group(3), content)
+        return (json.dumps({"verdict": verdict}), verdict)[style % 2]
+    found = _MT_MULTI.search(content) or _MT_SINGLE.search(content)
+    if found and "[[rating]]" in content:
+        return f"The answer was checked against the question.\n\nRating: [[{mt_bench_rating(found.group(1))}]]"
+    return None
