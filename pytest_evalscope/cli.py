@@ -2,6 +2,8 @@
 `pytest-evalscope perf ...`: EvalScope's `evalscope perf` flags (see :mod:`pytest_evalscope.perf.cli`).
 `pytest-evalscope service ...`: the HTTP service (see :mod:`pytest_evalscope.service`).
 `pytest-evalscope view RUN [RUN...]`: the HTML report of outputs folders (see :mod:`pytest_evalscope.reporting.html`).
+`pytest-evalscope compare BASE CANDIDATE`: two finished runs compared sample by sample, offline
+(see :mod:`pytest_evalscope.reporting.compare`).
 
 Everything after `--` goes to pytest unchanged (`-n 4`, `--junitxml=results.xml`, `-k main`, ...).
 The exit status is the session's: 0 all gates met, 1 a gate missed or errors over budget, 4 bad input.
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
             evaluate.add_argument(flag, nargs="+", default=None, help=param.help)
         elif param.name in BOOL_PARAMS:
             evaluate.add_argument(flag, action="store_const", const="true", default=None, help=param.help)
+        elif param.repeatable:
+            evaluate.add_argument(flag, action="append", default=None, help=param.help)
         elif param.cli:
             evaluate.add_argument(flag, default=None, help=param.help)
     evaluate.add_argument("--threshold", action="append", default=None, metavar="NAME=VALUE",
@@ -41,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .reporting.html.view import add_view_parser
 
     add_view_parser(commands)
+    from .reporting.compare import add_compare_parser
+
+    add_compare_parser(commands)
     commands.add_parser("perf", add_help=False, help="load-test a model server (EvalScope's `evalscope perf`); "
                         "see pytest-evalscope perf --help")
     return parser
@@ -55,7 +62,8 @@ def eval_args(ns: argparse.Namespace, passthrough: Sequence[str]) -> list[str]:
         value = getattr(ns, param.name, None)
         if value is None or param.name == "datasets":
             continue
-        options.append(f"--evalscope-{param.name.replace('_', '-')}" + ("" if param.name in BOOL_PARAMS else f"={value}"))
+        for one in value if param.repeatable else [value]:
+            options.append(f"--evalscope-{param.name.replace('_', '-')}" + ("" if param.name in BOOL_PARAMS else f"={one}"))
     if datasets:
         options.append(f"--evalscope-datasets={','.join(datasets)}")
     options += [f"--evalscope-threshold={t}" for t in ns.threshold or []]
@@ -79,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .service.cli import service_main
 
         return service_main(ns)
+    if ns.command == "compare":
+        from .reporting.compare import compare_main
+
+        return compare_main(ns)
     if ns.command == "view":
         from .reporting.html.view import view_main
 

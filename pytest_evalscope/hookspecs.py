@@ -31,29 +31,34 @@ def pytest_evalscope_record(record: dict[str, Any], config: pytest.Config) -> No
 
 
 @pytest.hookspec
-def pytest_evalscope_aggregate(suite: str, records: list[dict[str, Any]], report: dict[str, Any], run_dir: Path,
-                               config: pytest.Config) -> None:
-    """A suite's report was built from its records and is about to be written: change it in place to
-    aggregate another way (the arena's Bradley–Terry win rates replace the mean scores)::
+def pytest_evalscope_report(suite: str, report: dict[str, Any], run_dir: Path, config: pytest.Config) -> None:
+    """A suite's report was written to ``run_dir/reports/<model>/<suite>.json``."""
 
-        def pytest_evalscope_aggregate(suite, records, report, run_dir, config):
-            report["median_latency"] = sorted(r["output"]["latency"] for r in records if r.get("output"))[len(records) // 2]
+
+@pytest.hookspec
+def pytest_evalscope_checks(records: list[dict[str, Any]], reports: dict[str, dict[str, Any]], run_dir: Path,
+                            config: pytest.Config) -> list[Any] | None:
+    """Extra gates a feature plugin decides (e.g. regression checks against a baseline), asked once every
+    report is written and before the exit status is decided. Return objects with ``name``, ``kind``,
+    ``verdict``, ``met`` (False fails the run) and ``describe()`` (one line); optionally ``junit_properties()``
+    (name, value pairs) and ``junit_text()`` for their JUnit testcase. A plugin may add sections to
+    ``reports`` (and rewrite them under ``run_dir``). Example, a gate on the error count::
+
+        class Check:
+            kind, name = "errors", "no_errors"
+            def __init__(self, n): self.n, self.met = n, n == 0
+            verdict = property(lambda self: "met" if self.met else "missed")
+            def describe(self): return f"{self.name}: {self.n} error(s)"
+
+        def pytest_evalscope_checks(records, reports, run_dir, config):
+            return [Check(sum(r["status"] == "error" for r in records))]
     """
 
 
 @pytest.hookspec
-def pytest_evalscope_report(suite: str, report: dict[str, Any], run_dir: Path, config: pytest.Config) -> None:
-    """A suite's report was written to ``run_dir/reports/<model>/<suite>.json``."""
-
-
-@pytest.hookspec
-def pytest_evalscope_report(suite: str, report: dict[str, Any], run_dir: Path, config: pytest.Config) -> None:
-    """A suite's report was written to ``run_dir/reports/<model>/<suite>.json``."""
-
-
-@pytest.hookspec
 def pytest_evalscope_gates(gates: list[Any], config: pytest.Config) -> None:
-    """The score gates were evaluated (``reporting.gates.Gate``: name, score, threshold, met, describe())."""
+    """The score gates were evaluated (``reporting.gates.Gate``: name, score, threshold, met, describe()),
+    followed by the checks plugins returned from ``pytest_evalscope_checks``."""
 
 
 @pytest.hookspec

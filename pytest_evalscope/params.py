@@ -288,6 +288,7 @@ class Param:
     help: str
     secret: bool = False
     cli: bool = True  # has a --evalscope-* option and an ini key
+    repeatable: bool = False  # the option may be given several times (its values are a list)
     operator: bool = False  # set by whoever runs the process (CLI, ini, config file), never by a service request
     # the JSON Schema of a typed value (config files, the HTTP service's bodies and OpenAPI document);
     # strings in command-line spelling are accepted wherever the parser takes them
@@ -311,7 +312,36 @@ def _judge_args(value: Any, name: str) -> dict[str, Any]:
     return parse_judge_model_args(value, name)
 
 
+def parse_regressions(value: Any, name: str) -> dict[str, float]:
+    """Regression gates `NAME[=MARGIN]` (repeatable, or space/comma separated, or a mapping): NAME a
+    benchmark, benchmark/subset or `all`; MARGIN the tolerated drop in [0, 1] (default 0)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        items = [(str(k), v) for k, v in value.items()]
+    else:
+        entries = value if isinstance(value, (list, tuple)) else [value]
+        items = []
+        for entry in (part for e in entries for part in str(e).replace(",", " ").split()):
+            key, sep, raw = entry.partition("=")
+            if not key.strip() or (sep and not raw.strip()):
+                raise ConfigError(f"{name}: expected NAME or NAME=MARGIN such as gsm8k=0.02, got {entry!r}")
+            items.append((key.strip(), raw.strip() if sep else 0.0))
+    gates = {}
+    for key, raw in items:
+        try:
+            margin = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} {key}: expected a margin in [0, 1] such as 0.02, got {raw!r}") from None
+        if not 0.0 <= margin <= 1.0:
+            raise ConfigError(f"{name} {key}: margin {margin:g} is outside [0, 1]; margins are fractions (0.02, not 2)")
+        gates[key] = margin
+    return gates
+
+
 JUDGE_STRATEGIES = ("auto", "rule", "llm", "llm_recall")
+REGRESSION_MODES = ("regression", "noninferior")
+GATE_ON = ("point", "lower", "upper")
 # Hard ceilings for any run (the HTTP service sets lower ones of its own): beyond them a value is a mistake.
 MAX_REPEATS = 10_000
 MAX_BATCH = 100_000
@@ -384,6 +414,27 @@ PARAMS: tuple[Param, ...] = (
     Param("judge_cache", _opt(parse_str), None,
           "a folder of judge verdicts kept across runs, keyed by judge model, settings and exact messages",
           schema=(("type", ["string", "null"]),)),
+    Param("gate_on", choice(GATE_ON), "point",
+          "what a threshold is compared with: point (the score, as EvalScope) | lower (the 95% interval's lower "
+          "bound must reach it) | upper (fails only when even the upper bound is below it)",
+          schema=(("type", "string"), ("enum", list(GATE_ON)),)),
+    Param("baseline", _opt(parse_str), None,
+          "an earlier run's outputs folder (ours or EvalScope's) to compare this run with, sample by sample",
+          schema=(("type", ["string", "null"]),)),
+    Param("regression", parse_regressions, {},
+          "regression gate against the baseline NAME[=MARGIN]: NAME a benchmark, benchmark/subset or all (repeatable)",
+          repeatable=True, schema=(("type", ["object", "array", "string"]),)),
+    Param("regression_mode", choice(REGRESSION_MODES), "regression",
+          "regression (fails when confidently worse than the baseline by more than the margin) | noninferior "
+          "(fails unless confidently within the margin)",
+          schema=(("type", "string"), ("enum", list(REGRESSION_MODES)),)),
+    Param("compare_allow", parse_list, [],
+          "a setting allowed to differ from the baseline's (e.g. generation_config.max_tokens, gsm8k.prompt_template, "
+          "dataset) (repeatable)", repeatable=True, schema=(("type", ["array", "string"]), ("items", {"type": "string"}),)),
+    Param("compare_md", _opt(parse_str), None, "write the comparison with the baseline as Markdown to this file",
+          operator=True, schema=(("type", ["string", "null"]),)),
+    Param("strict", parse_bool, False, "regression gates too small to detect a drop of their margin fail the run",
+          schema=(("type", "boolean"),)),
 )
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}
 BOOL_PARAMS = {p.name for p in PARAMS if p.parse is parse_bool}  # flags without a value on command lines

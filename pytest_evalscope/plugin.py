@@ -48,6 +48,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         if param.name in BOOL_PARAMS:
             group.addoption(flag, dest=f"evalscope_{param.name}", action="store_const", const="true",
                             default=None, help=param.help)
+        elif param.repeatable:
+            group.addoption(flag, dest=f"evalscope_{param.name}", action="append", default=None, help=param.help)
         else:
             group.addoption(flag, dest=f"evalscope_{param.name}", default=None, help=param.help)
         parser.addini(f"evalscope_{param.name}", param.help)
@@ -82,7 +84,7 @@ def _validate(task: TaskConfig) -> None:
             cls = get_benchmark_class(bench)
         except ConfigError:
             continue  # may be a user suite's own name; checked against results at the end
-        if subset and subset not in cls.subset_list and not getattr(cls, "dynamic_subsets", False):  # general_arena's come from its inputs
+        if subset and subset not in cls.subset_list:
             raise ConfigError(f"threshold {name}: {bench} has no subset {subset!r}; subsets: {', '.join(cls.subset_list)}")
     validate_model_config(task)
 
@@ -97,6 +99,14 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[TASK_KEY] = task
     if not task.evaluating:
         return
+    compare = None
+    if task.baseline:  # checked before the run folder exists: a run that cannot be compared stops here
+        from .reporting.compare import ComparePlugin
+
+        try:
+            compare = ComparePlugin(config, task)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         runtime = EvalRuntime(task, Path(workerinput["evalscope_run_dir"]), workerinput["workerid"])
@@ -110,11 +120,14 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
         from .reporting.recorder import Recorder
 
-        from .reporting import arena
-
         config.pluginmanager.register(Recorder(config, runtime), "evalscope-recorder")
-        config.pluginmanager.register(arena, "evalscope-arena")
     config.stash[RUNTIME_KEY] = runtime
+    from .reporting.compare import SettingsWriter
+
+    config.pluginmanager.register(SettingsWriter(runtime), "evalscope-settings")
+    if compare is not None:
+        compare.runtime = runtime
+        config.pluginmanager.register(compare, "evalscope-compare")
     xdist_controller = workerinput is None and bool(getattr(config.option, "numprocesses", None)) \
         and getattr(config.option, "dist", "no") != "no"
     if not xdist_controller and not config.option.collectonly:  # the processes that will send requests

@@ -91,7 +91,8 @@ def test_outputs_tree_matches_evalscope_layout(pytester: pytest.Pytester, suite_
     pytester.runpytest(*MOCK, gsm8k_args, "--evalscope-limit=3", BOXED_18)
     (run,) = run_dirs(pytester)
     files = sorted(str(p.relative_to(run)) for p in run.rglob("*") if p.is_file() and ".cache" not in p.parts)
-    assert files == ["configs/task_config.yaml", "logs/eval_log.log", "predictions/mock/gsm8k_main.jsonl",
+    assert files == ["configs/suite_settings.json", "configs/task_config.yaml", "logs/eval_log.log",
+                     "predictions/mock/gsm8k_main.jsonl",
                      "progress.json", "report.html", "reports/mock/gsm8k.json", "reviews/mock/gsm8k_main.jsonl",
                      "run_summary.json"]
     example = Path(__file__).resolve().parents[2] / "shared/datasets/evalscope_examples/qwen-plus"

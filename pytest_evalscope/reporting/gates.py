@@ -2,6 +2,14 @@
 
 A gate is met when the score is at least the threshold. A gate whose suite or subset produced no
 scored sample is missed, so a typo or an empty selection never passes silently.
+
+``gate_on`` chooses what is compared with the threshold, using the 95% interval every report carries:
+
+- ``point`` (default, EvalScope's): the score; met or missed;
+- ``lower``: met only when the interval's lower bound reaches the threshold (confidently above it);
+  a threshold inside the interval is *inconclusive*, and fails;
+- ``upper``: missed only when even the upper bound is below the threshold (confidently below it);
+  a threshold inside the interval is *inconclusive*, and passes.
 """
 
 from __future__ import annotations
@@ -17,16 +25,37 @@ class Gate:
     score: float | None
     num: int
     ci95: list[float] | None
+    gate_on: str = "point"
+
+    @property
+    def verdict(self) -> str:
+        """met | missed | inconclusive (gate_on lower or upper, with the threshold inside the interval)."""
+        if self.score is None:
+            return "missed"
+        if self.gate_on == "point" or not self.ci95:
+            return "met" if self.score >= self.threshold else "missed"
+        low, high = self.ci95
+        if low >= self.threshold:
+            return "met"
+        return "missed" if high < self.threshold else "inconclusive"
 
     @property
     def met(self) -> bool:
-        return self.score is not None and self.score >= self.threshold
+        verdict = self.verdict
+        return verdict == "met" or (verdict == "inconclusive" and self.gate_on == "upper")
 
     def describe(self) -> str:
         if self.score is None:
             return f"{self.name}: no scored samples (threshold {self.threshold:g}) MISSED"
-        verdict = "met" if self.met else "MISSED"
-        return f"{self.name}: {self.score:.4f} {'>=' if self.met else '<'} {self.threshold:g} over {self.num} samples {verdict}"
+        if self.gate_on == "point" or not self.ci95:
+            verdict = "met" if self.met else "MISSED"
+            return f"{self.name}: {self.score:.4f} {'>=' if self.met else '<'} {self.threshold:g} over {self.num} samples {verdict}"
+        low, high = self.ci95
+        verdict = {"met": "met", "missed": "MISSED"}.get(self.verdict, "INCONCLUSIVE")
+        if self.verdict == "inconclusive":
+            verdict += " (passes: gate on the upper bound)" if self.met else " (fails: gate on the lower bound)"
+        return (f"{self.name}: {self.score:.4f} [{low:.4f}, {high:.4f}] against {self.threshold:g} on the "
+                f"{self.gate_on} bound over {self.num} samples {verdict}")
 
 
 def find_score(reports: dict[str, dict[str, Any]], name: str) -> tuple[float | None, int, list[float] | None]:
@@ -34,15 +63,14 @@ def find_score(reports: dict[str, dict[str, Any]], name: str) -> tuple[float | N
     report = reports.get(suite)
     if report is None:
         return None, 0, None
-    # gate_score: what a gate compares when it is not the score (an arena's win rate: its lower bound)
     if not subset:
-        return report.get("gate_score", report["score"]), report["num"], report.get("ci95")
+        return report["score"], report["num"], report.get("ci95")
     for category in report["metrics"][0]["categories"]:
         for entry in category["subsets"]:
             if entry["name"] == subset:
-                return entry.get("gate_score", entry["score"]), entry["num"], entry.get("ci95")
+                return entry["score"], entry["num"], entry.get("ci95")
     return None, 0, None
 
 
-def evaluate_gates(thresholds: dict[str, float], reports: dict[str, dict[str, Any]]) -> list[Gate]:
-    return [Gate(name, value, *find_score(reports, name)) for name, value in sorted(thresholds.items())]
+def evaluate_gates(thresholds: dict[str, float], reports: dict[str, dict[str, Any]], gate_on: str = "point") -> list[Gate]:
+    return [Gate(name, value, *find_score(reports, name), gate_on=gate_on) for name, value in sorted(thresholds.items())]

@@ -62,6 +62,7 @@ class Recorder:
         self.non_eval_failures = 0
         self.reports: dict[str, dict[str, Any]] = {}
         self.gates: list[Gate] = []
+        self.checks: list[Any] = []  # gates of feature plugins (pytest_evalscope_checks)
         self.errors_over_budget = False
         self.session_stopped_early = False
         self.active = False
@@ -188,17 +189,20 @@ class Recorder:
         for record in self.records.values():
             thresholds.update(record.get("suite_thresholds") or {})
         thresholds.update(self.task.thresholds)
-        self.gates = evaluate_gates(thresholds, self.reports)
+        self.gates = evaluate_gates(thresholds, self.reports, self.task.gate_on)
+        self.checks = [check for found in self.config.hook.pytest_evalscope_checks(
+            records=list(self.records.values()), reports=self.reports, run_dir=self.runtime.run_dir,
+            config=self.config) for check in found or []]
         errors = sum(r["status"] == "error" for r in self.records.values())
         self.errors_over_budget = errors > self.task.error_budget(len(self.records))
         self.session_stopped_early = bool(session.shouldfail)
         # the outcome beside the counts, for whoever watches the run (the HTTP service's job state)
         self._write_progress(force=True, state="interrupted" if session.exitstatus == pytest.ExitCode.INTERRUPTED else "finished",
                              errors=errors, errors_over_budget=self.errors_over_budget,
-                             gates_missed=[g.name for g in self.gates if not g.met])
+                             gates_missed=[g.name for g in [*self.gates, *self.checks] if not g.met])
         self._add_junit_cases()
         session.exitstatus = self._exit_status(session.exitstatus)
-        self.config.hook.pytest_evalscope_gates(gates=self.gates, config=self.config)
+        self.config.hook.pytest_evalscope_gates(gates=[*self.gates, *self.checks], config=self.config)
         for line in render_table(self.model_id, self.reports):
             log.info(line)
         for gate in self.gates:
@@ -207,7 +211,8 @@ class Recorder:
             log.removeHandler(self._log_handler)
             self._log_handler.close()
         self.config.hook.pytest_evalscope_run_finished(run_dir=self.runtime.run_dir, reports=self.reports,
-                                                       gates=self.gates, exitstatus=int(session.exitstatus),
+                                                       gates=[*self.gates, *self.checks],
+                                                       exitstatus=int(session.exitstatus),
                                                        config=self.config)
 
     def _build_reports(self) -> None:
@@ -233,8 +238,6 @@ class Recorder:
                 perf = self.reports[suite]["perf_metrics"] or {}
                 perf["model"] = stats
                 self.reports[suite]["perf_metrics"] = perf
-            self.config.hook.pytest_evalscope_aggregate(suite=suite, records=records, report=self.reports[suite],
-                                                        run_dir=self.runtime.run_dir, config=self.config)
             write_report(self.runtime.run_dir, self.model_id, suite, self.reports[suite])
             self.config.hook.pytest_evalscope_report(suite=suite, report=self.reports[suite],
                                                      run_dir=self.runtime.run_dir, config=self.config)
@@ -244,13 +247,13 @@ class Recorder:
             self.non_eval_failures += 1
 
     def _exit_status(self, current: int) -> int:
-        if current == pytest.ExitCode.NO_TESTS_COLLECTED and self.gates:
+        if current == pytest.ExitCode.NO_TESTS_COLLECTED and (self.gates or self.checks):
             return pytest.ExitCode.TESTS_FAILED  # gates over an empty selection are missed, not vacuous
         if current not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             return current
         if self.session_stopped_early:
             return pytest.ExitCode.TESTS_FAILED  # -x / --maxfail stopped it: the scores are partial
-        failed = self.non_eval_failures or self.errors_over_budget or any(not g.met for g in self.gates)
+        failed = self.non_eval_failures or self.errors_over_budget or any(not g.met for g in [*self.gates, *self.checks])
         return pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
 
     def _add_junit_cases(self) -> None:
@@ -267,6 +270,9 @@ class Recorder:
                 cases += [(f"{suite}/{s['name']}", s["score"], s["num"], s.get("ci95")) for s in category["subsets"]]
             for name, score, num, ci in cases:
                 _junit_case(xml, f"{module}::{name}", score, num, ci, gates.get(name))
+        for check in self.checks:
+            suite = check.name.split("/")[0]
+            _junit_check(xml, f"{self.modules.get(suite, suite)}::{check.kind}[{check.name}]", check)
 
     def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int) -> None:
         if not self.active:
@@ -281,6 +287,10 @@ class Recorder:
             terminalreporter.write_line(f"evalscope: {errors} sample(s) ended in an error, {verdict}", red=self.errors_over_budget)
         for gate in self.gates:
             terminalreporter.write_line(f"evalscope threshold {gate.describe()}", green=gate.met, red=not gate.met)
+        for check in self.checks:
+            doubtful = check.met and check.verdict not in ("met", "passed", "noninferior")
+            terminalreporter.write_line(f"evalscope {check.kind} {check.describe()}", green=check.met and not doubtful,
+                                        yellow=doubtful, red=not check.met)
         terminalreporter.write_line(f"evalscope outputs: {_shown(self.runtime.run_dir)}")
         if exitstatus == pytest.ExitCode.INTERRUPTED:
             terminalreporter.write_line(
@@ -300,6 +310,24 @@ def _junit_case(xml: Any, nodeid: str, score: float | None, num: int, ci: list[f
                              gate.describe() if failed and gate else None, "call", user_properties=[])
     teardown = pytest.TestReport(nodeid, location, {}, "passed", None, "teardown", user_properties=props)
     xml.pytest_runtest_logreport(call)
+    xml.pytest_runtest_logreport(teardown)
+
+
+def _junit_check(xml: Any, nodeid: str, check: Any) -> None:
+    """One testcase per check of a feature plugin: its properties, and its text as the case's output."""
+    props = list(check.junit_properties()) if hasattr(check, "junit_properties") else []
+    text = check.junit_text() if hasattr(check, "junit_text") else ""
+    location = (nodeid.split("::")[0], None, nodeid.split("::", 1)[-1])
+    failure = f"{check.describe()}\n{text}".strip() if not check.met else None
+    call = pytest.TestReport(nodeid, location, {}, "passed" if check.met else "failed", failure, "call", user_properties=[])
+    teardown = pytest.TestReport(nodeid, location, {}, "passed", None, "teardown", user_properties=props)
+    xml.pytest_runtest_logreport(call)
+    if text:  # written whatever junit_logging says: the sample ids are the point of the case
+        from xml.etree import ElementTree
+
+        out = ElementTree.Element("system-out")
+        out.text = f"{check.describe()}\n{text}"
+        xml.node_reporter(call).append(out)
     xml.pytest_runtest_logreport(teardown)
 
 

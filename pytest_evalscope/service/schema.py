@@ -122,7 +122,7 @@ def read_paths(body: Any, kind: str) -> list[tuple[str, str]]:
         return []
     found: list[tuple[str, Any]] = []
     if kind == "eval":
-        found += [("dataset_dir", body.get("dataset_dir")), ("model", body.get("model"))]
+        found += [("dataset_dir", body.get("dataset_dir")), ("model", body.get("model")), ("baseline", body.get("baseline"))]
         template = body.get("chat_template")
         if isinstance(template, str) and "{{" not in template and "{%" not in template:
             found.append(("chat_template", template))
