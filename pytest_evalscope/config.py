@@ -29,7 +29,10 @@ from .params import (
 )
 
 REDACTED = "***"
-_SECRET_HEADER_WORDS = ("authorization", "api-key", "api_key", "apikey", "token", "secret", "cookie")
+# Names of headers, query parameters and settings whose values are secrets (Azure's
+# Ocp-Apim-Subscription-Key, X-Auth, ?key=..., session cookies); matched as substrings, case-insensitively.
+_SECRET_HEADER_WORDS = ("authorization", "api-key", "api_key", "apikey", "token", "secret", "cookie", "auth", "key",
+                        "subscription", "password", "passwd", "credential", "signature", "session")
 
 
 class TaskConfig:
@@ -164,19 +167,35 @@ def redact_mapping(mapping: Mapping[str, Any]) -> dict[str, Any]:
         lowered = str(key).lower()
         if isinstance(value, Mapping):
             result[key] = redact_mapping(value)
-        elif any(word in lowered for word in _SECRET_HEADER_WORDS) or lowered in ("api_key", "key"):
+        elif _secret_name(lowered):
             result[key] = REDACTED
         else:
             result[key] = value
     return result
 
 
+def _secret_name(lowered: str) -> bool:
+    # max_tokens, min_tokens, max_new_tokens: counts of tokens, not tokens
+    return any(word in lowered for word in _SECRET_HEADER_WORDS) and not lowered.endswith("tokens")
+
+
 def redact_url(url: str | None) -> str | None:
-    """An URL without the user:password@ part, for logs and files."""
-    if not url or "@" not in url:
+    """An URL without the user:password@ part and without the values of secret-named query parameters
+    (``?key=...``, ``&api-key=...``), for logs and files."""
+    if not url or ("@" not in url and "?" not in url):
         return url
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{REDACTED}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")))
+    if "@" in parts.netloc:
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        parts = parts._replace(netloc=f"{REDACTED}@{parts.hostname}" + (f":{port}" if port else ""))
+    if parts.query:
+        pairs = [pair.partition("=") for pair in parts.query.split("&")]
+        parts = parts._replace(query="&".join(
+            f"{k}{eq}{REDACTED if eq and _secret_name(k.lower()) else v}" for k, eq, v in pairs))
+    return urlunsplit(parts)
 
 
 def check_key(key: str, source: str) -> None:

@@ -27,6 +27,7 @@ from .params import ConfigError
 from .pipeline import Pipeline
 from .registry import create_benchmark
 from .runlock import RunLock
+from .schema import SuiteFacts
 from .scoring.stage import Scorer
 
 
@@ -243,8 +244,8 @@ class EvalRuntime:
         """What reports say of each suite's benchmark (names, subsets in order), from the benchmark class
         this process built; an xdist controller builds none and has its workers' instead (a benchmark
         registered in a user's suite file exists only where that file was imported)."""
-        own = {name: {"pretty_name": type(b).pretty_name, "description": type(b).description,
-                      "subset_list": list(type(b).subset_list)} for name, b in self.benchmarks.items()}
+        own = {name: SuiteFacts(type(b).pretty_name, type(b).description, list(type(b).subset_list)).to_dict()
+               for name, b in self.benchmarks.items()}
         return {**self.worker_suite_facts, **own}
 
     def all_model_stats(self) -> dict[str, dict[str, Any]]:

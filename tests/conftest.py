@@ -50,6 +50,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     here = Path(__file__).parent
     if any(here in item.path.parents for item in session.items):
         _import_http_stack()
+        # pytester's in-process runs drop modules first imported inside them; numpy's C core cannot be
+        # imported twice in one process, so a run that imports it (statistics) must find it loaded
+        import numpy  # noqa: F401
 GSM8K_DIR = SHARED / "datasets" / "gsm8k"
 
 

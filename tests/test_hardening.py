@@ -493,3 +493,94 @@ def test_without_a_strong_sandbox_code_benchmarks_need_the_operators_consent(tmp
     code, answer = post(client, "eval", body)
     assert code == 400 and answer["field"] == "datasets" and "--sandbox-isolation process" in answer["error"], answer
     assert post(client, "eval", BASE)[0] == 202  # benchmarks that run no code are unaffected
+
+
+# ---------------------------------------------------------------- found by the second review
+
+
+@pytest.mark.parametrize(("args", "key"), [
+    ({"gsm8k": {"local_path": "/tmp", "eval_split": "../secret/secret", "few_shot_num": 0}}, "eval_split"),
+    ({"gsm8k": {"local_path": "/tmp", "train_split": "/etc/passwd"}}, "train_split"),
+    ({"hellaswag": {"local_path": "/tmp", "subset_list": ["../../../../tmp/PWNED"]}}, "subset_list"),
+    ({"hellaswag": {"local_path": "/tmp", "subset_list": "../x"}}, "subset_list"),
+])
+def test_split_and_subset_names_cannot_climb_out(client: Any, pytester: pytest.Pytester, tmp_path: Path,
+                                                 args: dict[str, Any], key: str) -> None:
+    bench = next(iter(args))
+    args = {bench: {**args[bench], "local_path": str(tmp_path / "data")}}  # inside the service's read root
+    code, answer = post(client, "eval", {**BASE, "datasets": [bench], "dataset_args": args})
+    assert code == 400 and answer["field"] == "dataset_args" and key in answer["error"], answer
+    pytester.makepyfile(**{f"eval_{bench}": f"from pytest_evalscope import Suite\n\n{bench} = Suite('{bench}')\n"})
+    result = pytester.runpytest("--evalscope-model=mock", "--evalscope-eval-type=mock",
+                                "--evalscope-dataset-args=" + json.dumps(args), "--evalscope-work-dir=out")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: *{key}*plain name*"])
+
+
+def test_a_request_cannot_run_a_local_checkpoint_or_remote_code_unless_the_operator_allows(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    client = TestClient(create_app(ServiceConfig(output_dir=str(tmp_path / "a"), launch=False)))
+    body = {**BASE, "eval_type": "checkpoint", "model": "someone/model", "model_args": {"trust_remote_code": True}}
+    code, answer = post(client, "eval", body)
+    assert code == 400 and answer["field"] == "eval_type" and "--allow-checkpoints" in answer["error"], answer
+    allowing = TestClient(create_app(ServiceConfig(output_dir=str(tmp_path / "b"), launch=False, allow_checkpoints=True)))
+    code, answer = post(allowing, "eval", body)
+    assert code == 400 and answer["field"] == "model_args" and "trust_remote_code" in answer["error"], answer
+    code, answer = post(client, "eval", {**BASE, "model_args": {"http_client": "x"}})
+    assert code == 400 and answer["field"] == "model_args", answer
+
+
+def test_the_operator_can_confine_the_urls_a_request_sends_to(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    config = ServiceConfig(output_dir=str(tmp_path), launch=False, allow_urls=["http://127.0.0.1:9/"])
+    client = TestClient(create_app(config))
+    assert post(client, "eval", BASE)[0] == 202
+    for endpoint, body, field in (
+            ("eval", {**BASE, "api_url": "http://127.0.0.1:9000/v1"}, "api_url"),
+            ("eval", {**BASE, "judge_model_args": {"model_id": "j", "api_url": "http://10.0.0.1/v1"}}, "judge_model_args"),
+            ("perf", {**PERF, "url": "http://127.0.0.1:18090/health"}, "url")):
+        code, answer = post(client, endpoint, body)
+        assert code == 400 and answer["field"] == field and "--allow-url" in answer["error"], answer
+
+
+@pytest.mark.parametrize(("endpoint", "body", "field"), [
+    ("eval", {**BASE, "limit": 10**400}, "limit"),
+    ("eval", {**BASE, "max_errors": "1e400"}, "max_errors"),
+    ("eval", {**BASE, "thresholds": {"gsm8k": 10**400}}, "thresholds"),
+    ("eval", {**BASE, "datasets": ["humaneval"], "dataset_args": {"humaneval": {"review_timeout": 10**400}}}, "dataset_args"),
+    ("eval", {**BASE, "model_args": {"max_retries": 10**6}}, "model_args"),
+    ("perf", {**PERF, "sleep_interval": 1e308, "number": [1, 1]}, "sleep_interval"),
+    ("perf", {**PERF, "total_timeout": 1e308}, "total_timeout"),
+    ("perf", {**PERF, "duration": 1e9}, "duration"),
+    ("perf", {**PERF, "number": list(range(1, 2000))}, "number"),
+    ("perf", {**PERF, "name": ".."}, "name"),
+])
+def test_more_values_a_request_could_abuse(client: Any, endpoint: str, body: dict[str, Any], field: str) -> None:
+    code, answer = post(client, endpoint, body)
+    assert code == 400 and answer["field"] == field, answer
+
+
+def test_secrets_in_headers_and_urls_are_masked_in_what_the_service_shows(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    client = TestClient(create_app(ServiceConfig(output_dir=str(tmp_path), launch=False)))
+    body = {**BASE, "api_url": "http://127.0.0.1:9/v1?key=query-secret",
+            "model_args": {"default_headers": {"Ocp-Apim-Subscription-Key": "azure-secret", "X-Auth": "auth-secret"}}}
+    code, answer = post(client, "eval", body)
+    assert code == 202, answer
+    shown = client.get(f"/api/v1/jobs/{answer['job_id']}").text
+    stored = (tmp_path / ".jobs" / answer["job_id"] / "job.json").read_text()
+    for secret in ("query-secret", "azure-secret", "auth-secret"):
+        assert secret not in shown and secret not in stored
+    code, answer = post(client, "perf", {**PERF, "url": "http://u:perf-password@127.0.0.1:9/v1/chat/completions"})
+    assert code == 202 and "perf-password" not in json.dumps(answer), answer
+
+
+def test_a_hostile_reply_of_backticks_is_extracted_in_linear_time() -> None:
+    from pytest_evalscope.scoring.code_extract import extract_code
+
+    started = time.monotonic()
+    extract_code("```" * 300_000)  # 900k characters: quadratic scanning took minutes
+    assert time.monotonic() - started < 20

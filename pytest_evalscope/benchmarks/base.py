@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from ..datasets.hub import DatasetSource, load_split
 from ..datasets.local import DatasetError, require_fields
-from ..params import ConfigError, did_you_mean, parse_bool, parse_int, parse_list, parse_str
+from ..params import ConfigError, did_you_mean, parse_bool, parse_int, parse_list, parse_name, parse_str
 from ..reporting.report import AGGREGATIONS
 from ..scoring.filters import apply_filters, parse_filters
 
@@ -118,8 +118,14 @@ class Benchmark:
         unknown = [s for s in self.subset_list if s not in type(self).subset_list]
         if unknown and type(self).subset_list != ["default"]:
             raise ConfigError(f"{where}.subset_list: unknown subset {unknown[0]!r}; valid: {', '.join(type(self).subset_list)}")
-        self.eval_split = str(a.get("eval_split", type(self).eval_split))  # type: ignore[misc]
-        self.train_split = a.get("train_split", type(self).train_split)  # type: ignore[misc]
+        # split and subset names become file names (data read, outputs written): plain names only
+        for subset in self.subset_list:
+            parse_name(subset, f"{where}.subset_list", "main", "names data and output files")
+        self.eval_split = parse_name(a.get("eval_split", type(self).eval_split), f"{where}.eval_split", "test",
+                                     "names the data file read")  # type: ignore[misc]
+        train = a.get("train_split", type(self).train_split)
+        self.train_split = None if train in (None, "") else parse_name(train, f"{where}.train_split", "train",
+                                                                       "names the data file read")  # type: ignore[misc]
         self.few_shot_num = parse_int(a.get("few_shot_num", type(self).few_shot_num), f"{where}.few_shot_num", 0)  # type: ignore[misc]
         self.few_shot_random = parse_bool(a.get("few_shot_random", type(self).few_shot_random), f"{where}.few_shot_random")  # type: ignore[misc]
         for key in ("prompt_template", "few_shot_prompt_template", "system_prompt", "query_template"):

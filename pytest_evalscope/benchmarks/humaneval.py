@@ -36,6 +36,7 @@ from .base import Benchmark, Sample, Score
 PROMPT = ("Read the following function signature and docstring, and fully implement the function described. "
           "Your response should only contain the code for this function.\n{question}")
 DEFAULT_TIMEOUT = 4.0
+MAX_TIMEOUT = 3600.0  # a program that needs an hour is not a unit test
 
 
 @register_benchmark
@@ -80,10 +81,12 @@ class HumanEval(Benchmark):
         for key, value in values.items():
             try:
                 parsed[key] = float(value)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 parsed[key] = math.nan
-            if isinstance(value, bool) or not parsed[key] > 0 or math.isinf(parsed[key]):
-                raise ConfigError(f"{where}.{key}: expected a positive number of seconds such as 4, got {value!r}")
+            if isinstance(value, bool) or not 0 < parsed[key] <= MAX_TIMEOUT:
+                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+                raise ConfigError(f"{where}.{key}: expected a positive number of seconds such as 4, got {shown} "
+                                  f"(at most {MAX_TIMEOUT:g})")
         if len(set(parsed.values())) > 1:
             raise ConfigError(f"{where}: review_timeout ({values['review_timeout']!r}) and extra_params.timeout "
                               f"({values['extra_params.timeout']!r}) disagree; give one of them")

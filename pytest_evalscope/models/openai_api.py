@@ -29,7 +29,7 @@ import urllib.request
 from typing import Any
 
 from ..config import redact_url
-from ..params import ConfigError, check_headers, did_you_mean, parse_int, parse_seconds
+from ..params import ConfigError, bounded_int, check_headers, did_you_mean, parse_int, parse_seconds
 from .base import ModelAPI, ModelError, ModelOutput
 from .http11 import Http11Transport, lean_transport_applies
 
@@ -101,7 +101,8 @@ class OpenAIServiceModel(ModelAPI):
         self.client_args = {"base_url": api_url, "api_key": api_key, **model_args}
         if "max_retries" not in model_args:
             self.client_args["max_retries"] = parse_int(generation_config.get("retries", DEFAULT_MAX_RETRIES), "generation_config.retries", 0)
-        self.client_args["max_retries"] = self.max_retries = parse_int(self.client_args["max_retries"], "model_args.max_retries", 0)
+        self.client_args["max_retries"] = self.max_retries = bounded_int(0, 100)(self.client_args["max_retries"],
+                                                                                 "model_args.max_retries")
         if "timeout" in model_args:
             self.client_args["timeout"] = parse_seconds(model_args["timeout"], "model_args.timeout")
         self.request = build_request(name, generation_config)

@@ -15,7 +15,17 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 from urllib.parse import urlparse
 
-from ..params import ConfigError, check_headers, did_you_mean, parse_bool, parse_int, parse_mapping, parse_str
+from ..config import redact_mapping, redact_url
+from ..params import (
+    ConfigError,
+    check_headers,
+    did_you_mean,
+    parse_bool,
+    parse_int,
+    parse_mapping,
+    parse_name,
+    parse_str,
+)
 from .gates import Slo, parse_goodput, parse_slo
 
 DEFAULT_URL = "http://127.0.0.1:8877/v1/chat/completions"
@@ -24,6 +34,7 @@ DEFAULT_URL = "http://127.0.0.1:8877/v1/chat/completions"
 # Ceilings for any run (the HTTP service sets lower ones): 10^12 requests at 10^6 in parallel is a typo.
 MAX_NUMBER = 1_000_000_000
 MAX_PARALLEL = 100_000
+MAX_POINTS = 1_000  # points of one sweep
 
 
 def _positive_ints(maximum: int) -> Callable[[Any, str], list[int]]:
@@ -31,6 +42,8 @@ def _positive_ints(maximum: int) -> Callable[[Any, str], list[int]]:
         items = value if isinstance(value, (list, tuple)) else str(value).replace(",", " ").split()
         if not items:
             raise ConfigError(f"{name}: expected one or more positive integers, e.g. 1 16 64")
+        if len(items) > MAX_POINTS:
+            raise ConfigError(f"{name}: {len(items)} sweep points is over the maximum of {MAX_POINTS}")
         numbers = [parse_int(v, name, minimum=1) for v in items]
         if max(numbers) > maximum:
             raise ConfigError(f"{name}: {max(numbers)} is over the maximum of {maximum}")
@@ -61,8 +74,8 @@ def _number(minimum: float, maximum: float | None = None, *, optional: bool = Fa
             return None
         try:
             number = float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(f"{name}: expected a number, got {value!r}") from None
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(f"{name}: expected a number, got {str(value)[:40]!r}") from None
         if not math.isfinite(number) or number < minimum or (maximum is not None and number > maximum):
             span = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
             raise ConfigError(f"{name}: expected a number {span}, got {value!r}")
@@ -71,8 +84,11 @@ def _number(minimum: float, maximum: float | None = None, *, optional: bool = Fa
     return parse
 
 
+MAX_SECONDS = 30 * 86400.0  # any perf duration beyond a month is a typo
+
+
 def _positive_seconds(value: Any, name: str) -> float:
-    number = _number(0.0)(value, name)
+    number = _number(0.0, MAX_SECONDS)(value, name)
     if not number:
         raise ConfigError(f"{name}: must be a positive number of seconds, got {value!r}")
     return number
@@ -85,6 +101,13 @@ def _opt_int(minimum: int) -> Callable[[Any, str], int | None]:
         return parse_int(value, name, minimum=minimum)
 
     return parse
+
+
+def _run_name(value: Any, name: str) -> str | None:
+    """The run's folder name: a plain name (no separators, not . or ..)."""
+    if value is None or value == "":
+        return None
+    return parse_name(value, name, "qwen3-sweep", "names the run's output folder")
 
 
 def _opt_str(value: Any, name: str) -> str | None:
@@ -170,8 +193,8 @@ PERF_PARAMS: tuple[PerfParam, ...] = (
     PerfParam("max_inflight", lambda v, n: parse_int(v, n, minimum=1), 1024,
               "open loop: requests due while this many are in flight are dropped and counted"),
     PerfParam("warmup_num", _warmup, 0, "warm-up requests before each run, left out of metrics (a count, or a fraction < 1)"),
-    PerfParam("duration", _number(0.0, optional=True), None, "stop sending new requests after this many seconds"),
-    PerfParam("sleep_interval", _number(0.0), 5.0, "seconds to wait between the runs of a sweep"),
+    PerfParam("duration", _number(0.0, MAX_SECONDS, optional=True), None, "stop sending new requests after this many seconds"),
+    PerfParam("sleep_interval", _number(0.0, 86400.0), 5.0, "seconds to wait between the runs of a sweep"),
     PerfParam("total_timeout", _positive_seconds, 6 * 3600.0, "global deadline in seconds; in-flight requests are cut"),
     PerfParam("connect_timeout", _positive_seconds, 30.0, "seconds to open a TCP connection"),
     PerfParam("read_timeout", _positive_seconds, 120.0, "seconds without a byte before a request fails (timeout/stalled_stream)"),
@@ -191,7 +214,7 @@ PERF_PARAMS: tuple[PerfParam, ...] = (
     PerfParam("extra_args", _json_object, {}, "JSON object merged into each request body, e.g. '{\"ignore_eos\": true}'"),
     PerfParam("seed", lambda v, n: parse_int(v, n, minimum=0), 0, "seed for prompt sampling and Poisson arrivals"),
     PerfParam("outputs_dir", parse_str, "outputs", "outputs root; <timestamp>/<name>/parallel_<p>_number_<n>/ is made inside"),
-    PerfParam("name", _opt_str, None, "run name used for the output folder (default: the model)"),
+    PerfParam("name", _run_name, None, "run name used for the output folder (default: the model)"),
     PerfParam("no_timestamp", parse_bool, False, "write directly under outputs_dir/<name>", flag=True),
     PerfParam("slo", _slos, [], "gate, e.g. 'p99 ttft <= 500ms' or 'success_rate >= 0.99' (repeatable)", nargs="append"),
     PerfParam("goodput", parse_goodput, {}, "per-request SLOs for goodput, e.g. ttft=500ms,tpot=50ms,e2e=10s"),
@@ -291,7 +314,9 @@ class PerfArgs:
             if f.name == "api_key":
                 value = "***" if value else None
             elif f.name == "headers":
-                value = {k: ("***" if k.lower() in ("authorization", "x-api-key", "api-key") else v) for k, v in value.items()}
+                value = redact_mapping(value)
+            elif f.name == "url":
+                value = redact_url(value)
             elif f.name == "slo":
                 value = [s.text for s in value]
             out[f.name] = value

@@ -42,7 +42,7 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def run_root(args: Any) -> Path:
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", args.name or args.model).strip("_") or "model"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", args.name or args.model).strip("_.") or "model"  # never . or ..
     root = Path(args.outputs_dir)
     return root / name if args.no_timestamp else root / time.strftime("%Y%m%d_%H%M%S") / name
 

@@ -121,7 +121,10 @@ class OutputWriter:
         self._flushed = time.monotonic()
 
     def path(self, kind: str, suite: str, subset: str) -> Path:
-        return self.run_dir / kind / self.model_id / f"{suite}_{subset}.jsonl"
+        name = f"{suite}_{subset}.jsonl"
+        if any(c in name for c in "/\\\0") or name.startswith("."):  # checked at collection; never write elsewhere
+            raise ValueError(f"{name!r} cannot name an output file")
+        return self.run_dir / kind / self.model_id / name
 
     def append(self, record: dict[str, Any]) -> None:
         sample = (record["index"], record.get("repeat") or 0)

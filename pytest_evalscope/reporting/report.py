@@ -42,7 +42,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
-SCHEMA_VERSION = 2  # 1: reports before schema_version; 2: + schema_version, judge_summary, tokens, attempted_scores
+from ..schema import (
+    REPORT_SCHEMA_VERSION as SCHEMA_VERSION,  # 2: + schema_version, judge_summary, tokens, attempted_scores
+)
 
 Z95 = 1.959963984540054
 AGGREGATIONS = ("mean", "mean_and_pass_at_k", "mean_and_vote_at_k", "mean_and_pass_hat_k")

@@ -31,7 +31,7 @@ from ..config import check_key
 from ..params import ConfigError, check_text, parse_bool, parse_int
 from .jobs import CANCELLED, SUCCEEDED, Job, JobManager
 from .openapi import openapi_document
-from .policy import Limits, check_eval, check_operator_keys, check_perf, confine_eval_reads
+from .policy import Limits, Operator, check_eval, check_operator_keys, check_perf, confine_eval_reads
 from .schema import RequestError, eval_params, perf_params, validate_eval, validate_perf
 
 SERVICE = "pytest-evalscope"
@@ -52,6 +52,8 @@ class ServiceConfig:
     read_roots: list[str] = field(default_factory=list)  # where request paths may point; empty: anywhere
     sandbox_isolation: str = "auto"  # the sandbox for model-written code (scoring.sandbox); never a request's
     limits: Limits = field(default_factory=Limits)  # the most one request may ask for (policy.py)
+    allow_checkpoints: bool = False  # requests may run a local model in their job (eval_type checkpoint)
+    allow_urls: list[str] = field(default_factory=list)  # URL prefixes requests may send to; empty: any
 
     def __post_init__(self) -> None:
         for key in self.eval_defaults:
@@ -178,7 +180,8 @@ class Service:
         self.root.mkdir(parents=True, exist_ok=True)
         self.jobs = JobManager(self.root, config.max_jobs, config.grace_s, config.launch,
                                hidden=(config.auth_token,) if config.auth_token else ())
-        self.code_refusal = _code_refusal(config.sandbox_isolation)
+        self.operator = Operator(config.limits, _code_refusal(config.sandbox_isolation), config.allow_checkpoints,
+                                 tuple(config.allow_urls), config.sandbox_isolation)
         # the output root is always readable (use_cache); the operator's eval_defaults are not checked
         self.read_roots = [Path(r).expanduser().resolve() for r in config.read_roots]
         if self.read_roots:
@@ -202,7 +205,7 @@ class Service:
         check_operator_keys(body)
         confine_eval_reads(body, self.read_roots)
         values = validate_eval(_merge_defaults(self.config.eval_defaults, body), self.root)
-        check_eval(values, self.config.limits, self.code_refusal)
+        check_eval(values, body, self.operator)
         values["sandbox_isolation"] = self.config.sandbox_isolation
         api_key = values.pop("api_key", None)
         return await self._answer(self.jobs.submit("eval", values, api_key), wait)
@@ -211,7 +214,7 @@ class Service:
         wait = not query_flag(request, "async")
         body = await read_json(request, self.config.max_body_bytes)
         values = validate_perf(body, self.root)
-        check_perf(values, self.config.limits, self.read_roots)
+        check_perf(values, self.operator, self.read_roots)
         api_key = values.pop("api_key", None)
         return await self._answer(self.jobs.submit("perf", values, api_key), wait)
 

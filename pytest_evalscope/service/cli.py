@@ -44,12 +44,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--sandbox-isolation", default="auto", choices=("auto", "bwrap", "unshare", "process"),
                         help="sandbox for model-written code (HumanEval): auto, the strongest here, refuses code "
                              "benchmarks where only the process level works; name process to allow it anyway")
+    parser.add_argument("--allow-checkpoints", action="store_true",
+                        help="let requests run a local model in their job (eval_type checkpoint; never trust_remote_code)")
+    parser.add_argument("--allow-url", action="append", default=[], metavar="PREFIX", dest="allow_urls",
+                        help="the only URL prefixes (scheme://host:port/path) requests may send to: api_url, a "
+                             "judge's api_url, perf's url (repeatable; default: any)")
     limits = Limits()
     for name, kind, text in (("repeats", int, "repeats or generation_config.n"),
                              ("eval_batch_size", int, "eval_batch_size (requests in flight per job process)"),
                              ("review_timeout", float, "seconds per sandboxed program (review_timeout)"),
                              ("perf_requests", int, "perf requests per sweep point (number)"),
-                             ("perf_parallel", int, "perf parallel and max_inflight")):
+                             ("perf_parallel", int, "perf parallel and max_inflight"),
+                             ("perf_seconds", float, "perf total_timeout, duration and sleep_interval, seconds")):
         parser.add_argument(f"--max-{name.replace('_', '-')}", type=kind, default=getattr(limits, name),
                             dest=f"max_{name}", metavar="N",
                             help=f"the most a request may ask for: {text} (default {getattr(limits, name):g})")
@@ -116,7 +122,8 @@ def service_main(ns: argparse.Namespace) -> int:
         run_service(ns.host, ns.port, ns.debug, output_dir=ns.output_dir, max_jobs=ns.max_jobs,
                     auth_token=auth_token(ns), max_body_bytes=ns.max_body_bytes, grace_s=ns.grace_s,
                     eval_defaults=eval_defaults(ns.eval_defaults), read_roots=read_roots(ns.read_roots),
-                    sandbox_isolation=ns.sandbox_isolation, limits=limits_of(ns))
+                    sandbox_isolation=ns.sandbox_isolation, limits=limits_of(ns),
+                    allow_checkpoints=ns.allow_checkpoints, allow_urls=ns.allow_urls)
     except ConfigError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return USAGE_ERROR

@@ -41,6 +41,11 @@ class Limits:
     review_timeout: float = 60.0  # seconds per sandboxed program
     perf_requests: int = 100_000  # perf `number`, per sweep point
     perf_parallel: int = 1_000  # perf `parallel` and `max_inflight`
+    perf_seconds: float = 3_600.0  # perf `total_timeout`, `duration` and `sleep_interval`
+
+
+MAX_RETRIES = 100  # model_args.max_retries: more is a typo, and a request could hold its job slot with it
+MAX_SWEEP_POINTS = 100  # perf: points of one sweep (number/parallel/rate lists)
 
 
 # ---------------------------------------------------------------- eval requests
@@ -70,10 +75,42 @@ def confine_eval_reads(body: Any, roots: list[Path]) -> None:
     confine_reads(_readable(parsed), "eval", roots)
 
 
-def check_eval(values: Mapping[str, Any], limits: Limits, allows_code: str | None) -> None:
+@dataclass(frozen=True)
+class Operator:
+    """The operator's decisions a request is checked against (the service's options)."""
+
+    limits: Limits = Limits()
+    allows_code: str | None = None  # None: code benchmarks may run; else why they may not
+    allow_checkpoints: bool = False  # --allow-checkpoints: requests may run local models in the job
+    allow_urls: tuple[str, ...] = ()  # --allow-url: the URL prefixes a request may send to; empty: any
+    sandbox_isolation: str = "auto"
+
+
+def check_eval(values: Mapping[str, Any], body: Mapping[str, Any], operator: Operator) -> None:
     """The policy for a validated eval request, the operator's defaults merged in (raises RequestError).
-    `allows_code` is None when code benchmarks may run, else the reason they may not."""
+    `body` is the request as sent: what only a request may not do (run a checkpoint, trust remote code)
+    is checked there, so the operator's eval_defaults can still do it."""
+    limits = operator.limits
     parsed = _parsed(values)
+    sent = _parsed(body)
+    if not operator.allow_checkpoints:
+        for field, backend in (("eval_type", sent.get("eval_type")),
+                               ("judge_model_args", (sent.get("judge_model_args") or {}).get("eval_type"))):
+            if backend not in (None, "service", "openai_api", "server", "mock", "mock_llm"):
+                raise RequestError(f"{field}: this service runs no local model for a request ({backend}); its "
+                                   "operator may allow that with --allow-checkpoints", field)
+    for field, args in (("model_args", sent.get("model_args") or {}),
+                        ("judge_model_args", (sent.get("judge_model_args") or {}).get("model_args") or {})):
+        if args.get("trust_remote_code"):
+            raise RequestError(f"{field}.trust_remote_code: a request may not run a model repository's own code", field)
+        if "http_client" in args:
+            raise RequestError(f"{field}.http_client: not something a request can send; leave it out", field)
+    for field, url in (("api_url", parsed.get("api_url")),
+                       ("judge_model_args", (parsed.get("judge_model_args") or {}).get("api_url"))):
+        check_url(url, field, operator.allow_urls)
+    retries = (parsed.get("model_args") or {}).get("max_retries")
+    if retries is not None:
+        _at_most("model_args.max_retries", _number(retries, "model_args.max_retries"), MAX_RETRIES, "model_args")
     _at_most("repeats", parsed.get("repeats", 1), limits.repeats)
     n = (parsed.get("generation_config") or {}).get("n")
     if n is not None:
@@ -90,14 +127,49 @@ def check_eval(values: Mapping[str, Any], limits: Limits, allows_code: str | Non
             if value is not None:
                 _at_most(f"dataset_args.{name}.{key}", _number(value, f"dataset_args.{name}.{key}"),
                          limits.review_timeout, "dataset_args")
-    if allows_code is not None:
-        for name in parsed.get("datasets") or []:
-            if _runs_code(name):
-                raise RequestError(f"datasets: {name} runs model-written code, and {allows_code}", "datasets")
+    for name in parsed.get("datasets") or []:
+        if operator.allows_code is not None and _runs_code(name):
+            raise RequestError(f"datasets: {name} runs model-written code, and {operator.allows_code}", "datasets")
+        _check_benchmark(name, (parsed.get("dataset_args") or {}).get(name), operator.sandbox_isolation)
 
 
 def _parsed(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: PARAMS_BY_NAME[k].convert(v) for k, v in values.items() if k in PARAMS_BY_NAME and v is not None}
+
+
+def _check_benchmark(name: str, args: Any, isolation: str) -> None:
+    """dataset_args as the job will take them, checked now (keys, split and subset names, templates'
+    types, extra_params), so a bad one is a 400 rather than a failed job. Reads no data."""
+    from ..registry import create_benchmark
+
+    try:
+        create_benchmark(name, dict(args) if isinstance(args, dict) else None, sandbox_isolation=isolation)
+    except ConfigError as exc:
+        if "unknown benchmark" in str(exc):
+            return  # a user's own suite name: the job resolves it
+        raise RequestError(str(exc), "dataset_args") from None
+
+
+def check_url(url: str | None, field: str, allowed: tuple[str, ...]) -> None:
+    """With --allow-url prefixes, a URL a request makes the service send to must start with one of them
+    (compared scheme, host and port exactly, then the path as a prefix; user:password ignored)."""
+    if not url or not allowed:
+        return
+    if not any(_canonical(url).startswith(_canonical(prefix)) for prefix in allowed):
+        raise RequestError(f"{field}: this service sends only to the URLs its operator allowed (--allow-url "
+                           f"{' '.join(allowed)})", field)
+
+
+def _canonical(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}{parts.path or '/'}"
 
 
 def _runs_code(benchmark: str) -> bool:
@@ -118,15 +190,24 @@ def _readable(parsed: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------- perf requests
 
 
-def check_perf(values: Mapping[str, Any], limits: Limits, roots: list[Path]) -> None:
+def check_perf(values: Mapping[str, Any], operator: Operator, roots: list[Path]) -> None:
     from ..perf.args import PERF_PARAMS_BY_NAME
 
+    limits = operator.limits
     parsed = {k: PERF_PARAMS_BY_NAME[k].parse(v, k) for k, v in values.items() if k in PERF_PARAMS_BY_NAME and v is not None}
     for key, limit in (("number", limits.perf_requests), ("parallel", limits.perf_parallel),
                        ("max_inflight", limits.perf_parallel)):
         value = parsed.get(key)
         for item in value if isinstance(value, list) else [] if value is None else [value]:
             _at_most(key, item, limit)
+    for key in ("total_timeout", "duration", "sleep_interval"):  # a job may hold its slot this long at most
+        if parsed.get(key) is not None:
+            _at_most(key, float(parsed[key]), limits.perf_seconds)
+    lengths = {k: len(parsed[k]) for k in ("number", "parallel", "rate") if isinstance(parsed.get(k), list)}
+    for key, length in lengths.items():
+        if length > MAX_SWEEP_POINTS:
+            raise RequestError(f"{key}: {length} sweep points is over the limit of {MAX_SWEEP_POINTS}", key)
+    check_url(parsed.get("url"), "url", operator.allow_urls)
     confine_reads(parsed, "perf", roots)
 
 
@@ -152,7 +233,8 @@ def confine_reads(body: Any, kind: str, roots: list[Path]) -> None:
 def _at_most(name: str, value: float, limit: float, field: str | None = None) -> None:
     if value > limit:
         option = {"repeats": "repeats", "generation_config.n": "repeats", "eval_batch_size": "eval-batch-size",
-                  "number": "perf-requests", "parallel": "perf-parallel", "max_inflight": "perf-parallel"}.get(
+                  "number": "perf-requests", "parallel": "perf-parallel", "max_inflight": "perf-parallel",
+                  "total_timeout": "perf-seconds", "duration": "perf-seconds", "sleep_interval": "perf-seconds"}.get(
                       name, "review-timeout")
         raise RequestError(f"{name}: {value:g} is over this service's limit of {limit:g} (the operator's "
                            f"--max-{option})", field or name.split(".")[0])
@@ -161,8 +243,8 @@ def _at_most(name: str, value: float, limit: float, field: str | None = None) ->
 def _number(value: Any, name: str) -> float:
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise RequestError(f"{name}: expected a number, got {value!r}", name.split(".")[0]) from None
+    except (TypeError, ValueError, OverflowError):
+        raise RequestError(f"{name}: expected a number, got {str(value)[:40]!r}", name.split(".")[0]) from None
     if number != number:
         raise RequestError(f"{name}: expected a number, got NaN", name.split(".")[0])
     return number

@@ -84,7 +84,7 @@ def run_whole_and_slice(pytester: Any, suite: str, dataset_args: dict[str, Any],
             extra = [f"--evalscope-limit={limit}"] if limit else []
             result = pytester.runpytest("--evalscope-model=oracle", f"--evalscope-api-url={server.url}",
                                         f"--evalscope-work-dir={out}", f"--evalscope-dataset-args={json.dumps({suite: dataset_args})}",
-                                        "-p", "no:cacheprovider", "-n", workers, *extra)
+                                        "--evalscope-max-errors=8", "-p", "no:cacheprovider", "-n", workers, *extra)
             expected = verdicts if limit is None else {k: v for k, v in verdicts.items() if int(k.rsplit("-", 1)[1]) < limit}
             result.assert_outcomes(**outcomes(expected))
             scores[workers] = {}
