@@ -31,6 +31,22 @@ def pytest_evalscope_record(record: dict[str, Any], config: pytest.Config) -> No
 
 
 @pytest.hookspec
+def pytest_evalscope_aggregate(suite: str, records: list[dict[str, Any]], report: dict[str, Any], run_dir: Path,
+                               config: pytest.Config) -> None:
+    """A suite's report was built from its records and is about to be written: change it in place to
+    aggregate another way (the arena's Bradley–Terry win rates replace the mean scores)::
+
+        def pytest_evalscope_aggregate(suite, records, report, run_dir, config):
+            report["median_latency"] = sorted(r["output"]["latency"] for r in records if r.get("output"))[len(records) // 2]
+    """
+
+
+@pytest.hookspec
+def pytest_evalscope_report(suite: str, report: dict[str, Any], run_dir: Path, config: pytest.Config) -> None:
+    """A suite's report was written to ``run_dir/reports/<model>/<suite>.json``."""
+
+
+@pytest.hookspec
 def pytest_evalscope_report(suite: str, report: dict[str, Any], run_dir: Path, config: pytest.Config) -> None:
     """A suite's report was written to ``run_dir/reports/<model>/<suite>.json``."""
 

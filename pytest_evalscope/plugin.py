@@ -84,7 +84,7 @@ def _validate(task: TaskConfig) -> None:
             cls = get_benchmark_class(bench)
         except ConfigError:
             continue  # may be a user suite's own name; checked against results at the end
-        if subset and subset not in cls.subset_list:
+        if subset and subset not in cls.subset_list and not getattr(cls, "dynamic_subsets", False):  # general_arena's come from its inputs
             raise ConfigError(f"threshold {name}: {bench} has no subset {subset!r}; subsets: {', '.join(cls.subset_list)}")
     validate_model_config(task)
 
@@ -120,7 +120,10 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
         from .reporting.recorder import Recorder
 
+        from .reporting import arena
+
         config.pluginmanager.register(Recorder(config, runtime), "evalscope-recorder")
+        config.pluginmanager.register(arena, "evalscope-arena")
     config.stash[RUNTIME_KEY] = runtime
     from .reporting.compare import SettingsWriter
 

@@ -63,12 +63,13 @@ def find_score(reports: dict[str, dict[str, Any]], name: str) -> tuple[float | N
     report = reports.get(suite)
     if report is None:
         return None, 0, None
+    # gate_score: what a gate compares when it is not the score (an arena's win rate: its lower bound)
     if not subset:
-        return report["score"], report["num"], report.get("ci95")
+        return report.get("gate_score", report["score"]), report["num"], report.get("ci95")
     for category in report["metrics"][0]["categories"]:
         for entry in category["subsets"]:
             if entry["name"] == subset:
-                return entry["score"], entry["num"], entry.get("ci95")
+                return entry.get("gate_score", entry["score"]), entry["num"], entry.get("ci95")
     return None, 0, None
 
 

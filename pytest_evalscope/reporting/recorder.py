@@ -238,6 +238,8 @@ class Recorder:
                 perf = self.reports[suite]["perf_metrics"] or {}
                 perf["model"] = stats
                 self.reports[suite]["perf_metrics"] = perf
+            self.config.hook.pytest_evalscope_aggregate(suite=suite, records=records, report=self.reports[suite],
+                                                        run_dir=self.runtime.run_dir, config=self.config)
             write_report(self.runtime.run_dir, self.model_id, suite, self.reports[suite])
             self.config.hook.pytest_evalscope_report(suite=suite, report=self.reports[suite],
                                                      run_dir=self.runtime.run_dir, config=self.config)
