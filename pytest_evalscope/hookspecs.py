@@ -47,11 +47,6 @@ def pytest_evalscope_report(suite: str, report: dict[str, Any], run_dir: Path, c
 
 
 @pytest.hookspec
-def pytest_evalscope_report(suite: str, report: dict[str, Any], run_dir: Path, config: pytest.Config) -> None:
-    """A suite's report was written to ``run_dir/reports/<model>/<suite>.json``."""
-
-
-@pytest.hookspec
 def pytest_evalscope_checks(records: list[dict[str, Any]], reports: dict[str, dict[str, Any]], run_dir: Path,
                             config: pytest.Config) -> list[Any] | None:
     """Extra gates a feature plugin decides (e.g. regression checks against a baseline), asked once every
