@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -61,15 +62,15 @@ def _shown(value: Any, width: int = 60) -> str:
 _NAME_FORBIDDEN = frozenset("/\\") | frozenset(chr(c) for c in range(32)) | {chr(127)}
 
 
-def parse_name(value: Any, name: str) -> str:
-    """A name that becomes one folder or file name in the outputs tree (model_id): no separators, no
-    control characters, not `.` or `..`, at most 128 characters."""
+def parse_name(value: Any, name: str, example: str = "Qwen3-8B", role: str = "names folders in the outputs tree") -> str:
+    """A name that becomes one folder or file name (model_id; split and subset names, which name data
+    files and output files): no separators, no control characters, not `.` or `..`, at most 128 characters."""
     text = check_text(parse_str(value, name).strip(), name, limit=128)
     bad = next((c for c in text if c in _NAME_FORBIDDEN), None)
     if not text or text in (".", "..") or bad is not None:
         why = f"holds {bad!r}" if bad is not None else "is empty" if not text else f"is {text!r}"
-        raise ConfigError(f"{name}: {_shown(text)} {why}; it names folders in the outputs tree, so give a plain "
-                          "name such as Qwen3-8B (no / or \\, no control characters, not . or ..)")
+        raise ConfigError(f"{name}: {_shown(text)} {why}; it {role}, so give a plain name such as {example} "
+                          "(no / or \\, no control characters, not . or ..)")
     return text
 
 
@@ -130,8 +131,10 @@ def parse_int(value: Any, name: str, minimum: int | None = None) -> int:
 def parse_seconds(value: Any, name: str) -> float:
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected a number of seconds, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name}: expected a number of seconds, got {_shown(value)}") from None
+    if math.isinf(number) or math.isnan(number):
+        raise ConfigError(f"{name}: expected a finite number of seconds, got {_shown(value)}")
     if number <= 0:
         raise ConfigError(f"{name}: must be positive, got {value!r}")
     return number
@@ -191,8 +194,10 @@ def parse_limit(value: Any, name: str) -> int | float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected a count (e.g. 100) or a fraction in (0, 1) (e.g. 0.1), got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name}: expected a count (e.g. 100) or a fraction in (0, 1) (e.g. 0.1), got {_shown(value)}") from None
+    if math.isinf(number) or math.isnan(number):
+        raise ConfigError(f"{name}: expected a finite count or fraction, got {_shown(value)}")
     if number <= 0:
         raise ConfigError(f"{name}: must be positive, got {value!r}")
     if number < 1:
@@ -219,8 +224,8 @@ def parse_url(value: Any, name: str) -> str | None:
 def parse_threshold_value(value: Any, name: str) -> float:
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"threshold {name}: expected a score in [0, 1], got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"threshold {name}: expected a score in [0, 1], got {_shown(value)}") from None
     if not 0.0 <= number <= 1.0:
         raise ConfigError(f"threshold {name}: {number} is outside [0, 1]; scores are fractions (0.8, not 80)")
     return number
@@ -248,8 +253,10 @@ def parse_error_budget(value: Any, name: str) -> int | float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}: expected a count or a fraction in (0, 1), got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{name}: expected a count or a fraction in (0, 1), got {_shown(value)}") from None
+    if math.isinf(number) or math.isnan(number):
+        raise ConfigError(f"{name}: expected a finite count or fraction, got {_shown(value)}")
     if number < 0:
         raise ConfigError(f"{name}: must not be negative, got {value!r}")
     return number if 0 < number < 1 else int(number)
