@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fnmatch
 import gc
-import json
 import os
 from collections.abc import Generator
 from pathlib import Path
@@ -24,6 +23,7 @@ from .params import BOOL_PARAMS, PARAMS, ConfigError, parse_thresholds
 from .registry import get_benchmark_class
 from .runlock import RunLock
 from .runtime import EvalRuntime, choose_run_dir
+from .schema import SampleRecord
 from .selection import datasets_may_select, keyword_may_select
 
 TASK_KEY = pytest.StashKey[TaskConfig]()
@@ -118,9 +118,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 runtime.lock.acquire()
         except ConfigError as exc:
             raise pytest.UsageError(str(exc)) from None
-        from .reporting.recorder import Recorder
-
         from .reporting import arena
+        from .reporting.recorder import Recorder
 
         config.pluginmanager.register(Recorder(config, runtime), "evalscope-recorder")
         config.pluginmanager.register(arena, "evalscope-arena")
@@ -227,11 +226,16 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if isinstance(item, SampleItem):
         report.evalscope_sample = True  # type: ignore[attr-defined]
-        if call.when == "teardown" and item.record is not None:
+        record = item.record
+        if call.when == "setup" and call.excinfo is not None and record is not None and not record.get("error"):
+            # setup failed before the reply or score could say why (a bug): the record still names it
+            record["error"] = {"kind": "internal", "attempts": 1,
+                               "message": f"{call.excinfo.typename}: {str(call.excinfo.value)[:300]}"}
+        if call.when == "teardown" and record is not None:
             # One JSON string, not a nested dict: xdist's channel serializes object by object in Python,
             # and the record (prompt, reply, scores) was most of its work per sample on both ends.
             # Serial runs read the same string, so -n 0 and -n N see identical records.
-            report.evalscope_record = json.dumps(item.record, ensure_ascii=False)  # type: ignore[attr-defined]
+            report.evalscope_record = SampleRecord.from_item(record).to_json()  # type: ignore[attr-defined]
     return report
 
 

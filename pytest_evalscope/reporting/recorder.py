@@ -25,6 +25,7 @@ from ..params import ConfigError
 from ..pipeline import FATAL_KINDS
 from ..registry import get_benchmark_class
 from ..runtime import EvalRuntime
+from ..schema import SampleRecord
 from .gates import Gate, evaluate_gates
 from .outputs import FLUSH_INTERVAL, OutputWriter, atomic_write, write_report, write_task_config
 from .report import build_report
@@ -134,7 +135,7 @@ class Recorder:
         text = getattr(report, "evalscope_record", None)
         if text is None:
             return
-        record = json.loads(text)
+        record = SampleRecord.from_json(text).to_dict()  # checked field by field, versioned
         key = (record["suite"], record["subset"], record["index"], record["repeat"])
         if key in self.records:
             log.warning("sample %s reported twice; keeping the last report", report.nodeid)
