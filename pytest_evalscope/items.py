@@ -130,6 +130,10 @@ class SampleItem(pytest.Item):
             raise SampleError(f"{error.kind} after {error.attempts} attempt(s): {error}")
         assert outcome.output is not None and outcome.scored is not None
         score, verdict = outcome.scored.score, outcome.scored.judge
+        if score.value and self.record["metric"] not in score.value:  # a judge scored another metric (acc)
+            self.record["metric"] = next(iter(score.value))
+            if self.record.get("primary_metric") not in score.value:
+                self.record.pop("primary_metric", None)
         self.record.update(
             status="correct" if score.correct else "wrong",
             score=score.value, extracted=score.extracted, score_status=score.status, explanation=score.explanation,

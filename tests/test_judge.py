@@ -329,3 +329,24 @@ def test_evalscope_judge_block_and_secret_redaction(pytester: pytest.Pytester, c
     for path in run.rglob("*"):
         if path.is_file():
             assert b"sk-judge-secret" not in path.read_bytes(), path
+
+
+def test_general_qa_scored_by_the_judge(pytester: pytest.Pytester, judge: ServerHandle) -> None:
+    """EvalScope's general_qa with judge_strategy llm: the generic pattern template grades each reply
+    against the reference, and the sample's metric is the judge's acc."""
+    rows = [{"query": f"What is item {i}?", "response": f"answer-{i}"} for i in range(12)]
+    data = pytester.path / "qa"
+    data.mkdir()
+    (data / "default.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    oracle = {f"请回答问题\n{r['query']}": (f"It is {r['response']}." if i % 3 else "No idea.") for i, r in enumerate(rows)}
+    pytester.makepyfile(eval_general_qa="from pytest_evalscope import Suite\n\ngeneral_qa = Suite('general_qa')\n")
+    with serve_in_subprocess(ServerConfig(oracle=oracle, max_seconds=120)) as server:
+        args = judged_args(server, judge, "general_qa", data, "--evalscope-judge-strategy=llm")
+        reports = []
+        for workers in (["-n", "0"], ["-n", "2"]):
+            result = pytester.runpytest(*args, *workers)
+            result.assert_outcomes(passed=8, failed=4)
+            reports.append(report(latest(pytester.path), "general_qa"))
+    assert reports[0] == reports[1]
+    assert reports[0]["score"] == round(8 / 12, 4) and reports[0]["metrics"][0]["name"] == "mean_acc"
+    assert reports[0]["judge_summary"]["verdicts"] == {"A": 8, "B": 4}

@@ -89,6 +89,8 @@ class Benchmark:
     # EvalScope's ScoringPolicy: "rule" (a rule scores; a judge only with judge_strategy llm or llm_recall),
     # "judge_only" (no rule exists: the judge scores, and judge_strategy auto means llm)
     scoring_policy: ClassVar[str] = "rule"
+    # the metric EvalScope's generic judge scores (judge_strategy llm or llm_recall): acc, whatever the rule's
+    judge_metric_name: ClassVar[str] = "acc"
     # the model_adapter modes this adapter implements (multiple-choice adapters add the log-likelihood ones)
     model_adapters: ClassVar[tuple[str, ...]] = ("generation",)
 
@@ -294,7 +296,7 @@ class Benchmark:
         template (or the user's own, from judge_model_args). Benchmarks with their own grader override it."""
         from ..judge.contract import generic_definition
 
-        return generic_definition(settings, sample.input, sample.target, prediction, self.metric_name)
+        return generic_definition(settings, sample.input, sample.target, prediction, self.judge_metric_name)
 
     def score_from_verdict(self, sample: Sample, verdict: Any, rule: Score | None) -> Score:
         """The sample's score from the judge's verdict; under llm_recall (a rule score given), the better
