@@ -21,8 +21,7 @@ from .cache import Journal, fingerprint, load_replies
 from .config import TaskConfig
 from .items import SampleItem, Suite
 from .judge import Judge, JudgeCache, judge_spec, settings_of
-from .models import ModelError, create_model, supports_loglikelihood
-from .models.registry import create
+from .models import ModelError, ModelPool, candidate_spec, supports_loglikelihood
 from .params import ConfigError
 from .pipeline import Pipeline
 from .registry import create_benchmark
@@ -67,6 +66,7 @@ class EvalRuntime:
         self._model_prepared = False  # controller: each xdist worker's model figures
         self.lock: RunLock | None = None  # the controller's hold on run_dir
         self._page: str | None = None  # this run's report.html, for links in failure messages
+        self._models: ModelPool | None = None
 
     # ------------------------------------------------------------ collection
 
@@ -131,9 +131,21 @@ class EvalRuntime:
         if self._pipeline is None:
             cached = load_replies(self.run_dir) if self.config.use_cache else {}
             journal = Journal(self.run_dir, self.worker)
-            self._pipeline = Pipeline(lambda: create_model(self.config), self.config.eval_batch_size, journal, cached,
+            self._pipeline = Pipeline(lambda: self.models.get("candidate"), self.config.eval_batch_size, journal, cached,
                                       lambda: self._scorer(journal, cached))
         return self._pipeline
+
+    @property
+    def models(self) -> ModelPool:
+        """This process's models by role: the candidate, and the judge when the run may call one. Each is
+        made on first use, on the pipeline's loop."""
+        if self._models is None:
+            specs = {"candidate": candidate_spec(self.config)}
+            judge = judge_spec(self.config)
+            if judge is not None:
+                specs["judge"] = judge
+            self._models = ModelPool(specs)
+        return self._models
 
     def _scorer(self, journal: Journal, journaled: dict[tuple[str, str], dict[str, Any]]) -> Scorer:
         """The scoring stage of this process: the rule, and the judge role when the run has one."""
@@ -141,7 +153,7 @@ class EvalRuntime:
         if spec is None:
             return Scorer(self.config.judge_strategy, None)
         cache = JudgeCache(self.config.judge_cache) if self.config.judge_cache else None
-        judge = Judge(settings_of(self.config), lambda: create(spec), spec.batch_size, journal, journaled, cache)
+        judge = Judge(settings_of(self.config), lambda: self.models.get("judge"), spec.batch_size, journal, journaled, cache)
         return Scorer(self.config.judge_strategy, judge)
 
     def fingerprint(self, messages: list[dict[str, str]], continuations: list[str] | None = None) -> str:
