@@ -642,3 +642,16 @@ def test_control_characters_are_escaped() -> None:
     for text in (verdict.reason, verdict.stdout, verdict.stderr):
         assert not any(ord(c) < 32 and c not in "\n\t" or 0x7F <= ord(c) < 0xA0 for c in text)
     assert clean("tab\tnew\nline\x1b") == "tab\tnew\nline\\x1b"
+
+
+def test_tmp_is_mounted_before_the_interpreter_so_a_venv_under_tmp_stays_visible(tmp_path: Path) -> None:
+    """A virtualenv under /tmp (a CI checkout there) was hidden by the sandbox's own /tmp mount: bwrap
+    could not exec the interpreter and the unshare bootstrap failed making /tmp. The tmpfs now comes first."""
+    from pytest_evalscope.scoring import sandbox
+
+    args = sandbox._command("bwrap", tmp_path, None, {}, sys.executable)
+    tmpfs = args.index("--tmpfs")
+    binds = [i for i, a in enumerate(args) if a == "--ro-bind"]
+    assert args[tmpfs + 1] == "/tmp" and binds and tmpfs < min(binds)
+    boot = sandbox.BOOT
+    assert boot.index('mount("tmpfs", new + "/tmp"') < boot.index('for path in spec["ro"]:')

@@ -149,6 +149,9 @@ def build_root(spec):
             open(target, "a").close()
         mount(src, target, None, BIND | REC)
         mount(None, target, None, BIND | REMOUNT | flags)
+    # /tmp first: an interpreter or venv that lives under /tmp is bound on top of it, not hidden by it
+    os.makedirs(new + "/tmp")
+    mount("tmpfs", new + "/tmp", "tmpfs", NOSUID | NODEV, "size=16m,mode=1777")
     for path in spec["ro"]:
         bind(path, path, RDONLY | NOSUID | NODEV)
     for name, target in spec["links"].items():
@@ -157,8 +160,6 @@ def build_root(spec):
         bind("/dev/" + dev, "/dev/" + dev, NOSUID | NOEXEC)
     os.makedirs(new + "/proc")
     mount("proc", new + "/proc", "proc", NOSUID | NODEV | NOEXEC)
-    os.makedirs(new + "/tmp")
-    mount("tmpfs", new + "/tmp", "tmpfs", NOSUID | NODEV, "size=16m,mode=1777")
     bind(spec["work"], spec["cwd"], NOSUID | NODEV)
     mount(None, new, None, REMOUNT | RDONLY | NOSUID)
     os.chdir(new)
@@ -644,7 +645,9 @@ def _command(isolation: str, base: Path, uids: list[int] | None, cfg: dict[str, 
         args += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]  # the bootstrap drops to the uids
     else:
         args += ["--unshare-user"]
-    made: set[str] = set()
+    # /tmp first: an interpreter or venv that lives under /tmp is bound on top of it, not hidden by it
+    args += ["--perms", "1777", "--size", str(16 << 20), "--tmpfs", "/tmp"]
+    made: set[str] = {"/tmp"}
     for path in _readonly_paths(python) + _root_dirs():
         for parent in reversed(Path(path).parents[:-1]):  # bwrap would make them 0700: unreachable for a uid
             if str(parent) not in made:
@@ -653,8 +656,7 @@ def _command(isolation: str, base: Path, uids: list[int] | None, cfg: dict[str, 
         args += ["--ro-bind", path, path]
     for name, target in _root_links().items():
         args += ["--symlink", target, name]
-    args += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--size", str(16 << 20), "--tmpfs", "/tmp",
-             "--bind", str(base / "work"), SANDBOX_DIR, "--remount-ro", "/", "--chdir", SANDBOX_DIR, "--clearenv"]
+    args += ["--dev", "/dev", "--proc", "/proc", "--bind", str(base / "work"), SANDBOX_DIR, "--remount-ro", "/", "--chdir", SANDBOX_DIR, "--clearenv"]
     for key, value in _environment(SANDBOX_DIR).items():
         args += ["--setenv", key, value]
     return [*args, "--", *boot, json.dumps(cfg)]
