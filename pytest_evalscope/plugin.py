@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import gc
 import os
+import warnings
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -175,11 +176,23 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     runtime.suites_seen.update({obj.name, obj.benchmark})
     if not datasets_may_select(runtime.config.datasets, obj):
         return []
+    named = obj.name in runtime.config.datasets or obj.benchmark in runtime.config.datasets
     try:
+        hint = get_benchmark_class(obj.benchmark).needs_setup
+        if hint and not named and not obj.dataset_args and not (runtime.config.dataset_args.get(obj.name)
+                                                                 or runtime.config.dataset_args.get(obj.benchmark)):
+            runtime.suites_left_out[obj.name] = hint  # a suite that cannot run unconfigured: left out, said once
+            return []
         benchmark = runtime.benchmark_for(obj)
         runtime.check_suite(obj, benchmark, collector.nodeid)
         if not keyword_may_select(collector.config, collector, obj, benchmark.subset_list):
             return []  # -k cannot select any of its samples: its data is not even read
+        missing = runtime.judge_missing(obj, benchmark)
+        if missing is not None:
+            if named:
+                raise ConfigError(missing)
+            runtime.suites_left_out[obj.name] = missing  # collected along with the others: left out, said once
+            return []
         samples = list(runtime.samples_for(obj, benchmark))
     except ConfigError as exc:
         runtime.collection_errors.append(str(exc))
@@ -200,6 +213,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 runtime.collection_errors.append(str(exc))
             else:
                 runtime.collection_errors.append(f"datasets: no collected suite runs {name!r}; add a suite file (eval_{name}.py)")
+    if runtime.suites_left_out and not hasattr(config, "workerinput"):
+        names = ", ".join(sorted(runtime.suites_left_out))
+        warnings.warn(f"evalscope: {names} not collected: each needs settings this run does not give (a judge, or "
+                      "the runs to compare); name a suite in datasets to be told what is missing", UserWarning, stacklevel=1)
     if runtime.collection_errors:
         if hasattr(config, "workeroutput"):  # under xdist only the controller can stop the session
             config.workeroutput["evalscope_usage_error"] = runtime.collection_errors[0]

@@ -55,6 +55,7 @@ class EvalRuntime:
         self.collection_errors: list[str] = []
         self.errors_from_workers = False
         self.suites_seen: set[str] = set()
+        self.suites_left_out: dict[str, str] = {}  # suite -> why it was not collected (a judge-only suite, no judge)
         self._suite_places: dict[str, str] = {}
         self._fewshot: dict[tuple[str, str], list[Sample]] = {}
         self._pipeline: Pipeline | None = None
@@ -77,7 +78,6 @@ class EvalRuntime:
             benchmark = create_benchmark(suite.benchmark, args, seed=self.config.seed, hub=self.config.dataset_hub,
                                          cache_dir=self.config.dataset_dir,
                                          sandbox_isolation=self.config.sandbox_isolation or "auto")
-            self._check_judge(suite, benchmark)
             if benchmark.scores_loglikelihood and not supports_loglikelihood(self.config):
                 benchmark.fall_back_to_generation(
                     f"eval_type {self.config.eval_type} models return text, not log-likelihoods")
@@ -85,16 +85,19 @@ class EvalRuntime:
             self.benchmarks[suite.name] = benchmark
         return self.benchmarks[suite.name]
 
-    def _check_judge(self, suite: Suite, benchmark: Benchmark) -> None:
-        """A benchmark graded by a judge only needs one, and cannot be scored by rule."""
+    def judge_missing(self, suite: Suite, benchmark: Benchmark) -> str | None:
+        """Why a benchmark graded by a judge only cannot run here (no judge, or judge_strategy rule), or None.
+        The plugin refuses the run when the suite was named in datasets, and leaves the suite out (with one
+        warning) when it was only collected along with the others."""
         if benchmark.scoring_policy != "judge_only" or self.config.dry_run:
-            return
+            return None
         if self.config.judge_strategy == "rule":
-            raise ConfigError(f"{suite.name} is graded by a judge and has no rule; judge_strategy rule cannot score it "
-                              "(use auto or llm)")
+            return (f"{suite.name} is graded by a judge and has no rule; judge_strategy rule cannot score it "
+                    "(use auto or llm)")
         if judge_spec(self.config) is None:
-            raise ConfigError(f"{suite.name} is graded by a judge: give judge_model_args with model_id and api_url, "
-                              "e.g. --evalscope-judge-model-args='{\"model_id\": \"qwen3\", \"api_url\": \"http://127.0.0.1:8001/v1\"}'")
+            return (f"{suite.name} is graded by a judge: give judge_model_args with model_id and api_url, e.g. "
+                    "--evalscope-judge-model-args='{\"model_id\": \"qwen3\", \"api_url\": \"http://127.0.0.1:8001/v1\"}'")
+        return None
 
     def check_suite(self, suite: Suite, benchmark: Benchmark, where: str) -> None:
         """One suite per name, and thresholds that name real subsets (raises ConfigError)."""

@@ -307,13 +307,21 @@ def test_bad_judge_settings_are_one_line(pytester: pytest.Pytester, suite_file: 
 
 def test_a_judge_benchmark_without_a_judge_is_refused_before_any_request(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(eval_simple_qa="from pytest_evalscope import Suite\n\nsimple_qa = Suite('simple_qa')\n")
-    args = ["--evalscope-model=m", "--evalscope-api-url=http://127.0.0.1:9/v1",
+    pytester.makepyfile(eval_gsm8k=f"from pytest_evalscope import Suite\n\ngsm8k = Suite('gsm8k', dataset_args={{'local_path': {str(GSM8K_DIR)!r}}})\n")
+    args = ["--evalscope-model=m", "--evalscope-api-url=http://127.0.0.1:9/v1", "--collect-only", "-q",
             "--evalscope-dataset-args=" + json.dumps({"simple_qa": {"local_path": str(SIMPLEQA)}})]
-    result = pytester.runpytest(*args)
+    # named: the run is refused with what is missing
+    result = pytester.runpytest(*args, "--evalscope-datasets=simple_qa")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: simple_qa is graded by a judge: give judge_model_args*"])
-    result = pytester.runpytest(*args, "--evalscope-judge-strategy=rule")
+    result = pytester.runpytest(*args, "--evalscope-datasets=simple_qa", "--evalscope-judge-strategy=rule")
     result.stderr.fnmatch_lines(["ERROR: simple_qa is graded by a judge and has no rule*"])
+    # collected along with other suites: left out with one warning, the others run
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*simple_qa not collected: each needs settings this run does not give*"])
+    assert any(line.startswith("eval_gsm8k.py::gsm8k[") for line in result.stdout.lines)
+    assert not any("simple_qa[" in line for line in result.stdout.lines)
 
 
 def test_evalscope_judge_block_and_secret_redaction(pytester: pytest.Pytester, candidate: ServerHandle,
@@ -350,3 +358,15 @@ def test_general_qa_scored_by_the_judge(pytester: pytest.Pytester, judge: Server
     assert reports[0] == reports[1]
     assert reports[0]["score"] == round(8 / 12, 4) and reports[0]["metrics"][0]["name"] == "mean_acc"
     assert reports[0]["judge_summary"]["verdicts"] == {"A": 8, "B": 4}
+
+
+def test_a_suite_that_needs_setup_is_left_out_unless_named(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(eval_general_arena="from pytest_evalscope import Suite\n\ngeneral_arena = Suite('general_arena')\n",
+                        eval_gsm8k=f"from pytest_evalscope import Suite\n\ngsm8k = Suite('gsm8k', dataset_args={{'local_path': {str(GSM8K_DIR)!r}}})\n")
+    args = ["--evalscope-model=m", "--evalscope-api-url=http://127.0.0.1:9/v1", "--collect-only", "-q"]
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*general_arena not collected*"])
+    result = pytester.runpytest(*args, "--evalscope-datasets=general_arena")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: *general_arena*models*"])

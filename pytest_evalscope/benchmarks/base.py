@@ -86,6 +86,9 @@ class Benchmark:
     category_map: ClassVar[dict[str, str]] = {}
     # runs model-written code (in scoring.sandbox): the HTTP service refuses such benchmarks without a strong sandbox
     runs_code: ClassVar[bool] = False
+    # runs only once configured (general_arena: the runs to compare): a suite collected along with all the
+    # others and given no dataset_args is left out with this hint instead of stopping the run
+    needs_setup: ClassVar[str | None] = None
     # EvalScope's ScoringPolicy: "rule" (a rule scores; a judge only with judge_strategy llm or llm_recall),
     # "judge_only" (no rule exists: the judge scores, and judge_strategy auto means llm)
     scoring_policy: ClassVar[str] = "rule"

@@ -41,6 +41,8 @@ PAIRS = ("baseline", "all")
 @register_benchmark
 class GeneralArena(PairwiseBenchmark):
     name = "general_arena"
+    needs_setup = ("general_arena compares earlier runs: give dataset_args.general_arena.extra_params.models "
+                   "(name and report_path of each) and baseline")
     pretty_name = "GeneralArena"
     description = "Earlier runs' answers compared pairwise by a judge, each pair twice with positions swapped; Bradley–Terry win rates against a baseline."
     dataset_id = "general_arena"
