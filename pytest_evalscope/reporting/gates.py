@@ -10,6 +10,9 @@ scored sample is missed, so a typo or an empty selection never passes silently.
   a threshold inside the interval is *inconclusive*, and fails;
 - ``upper``: missed only when even the upper bound is below the threshold (confidently below it);
   a threshold inside the interval is *inconclusive*, and passes.
+
+Gated on the point, a threshold inside the interval is met or missed as EvalScope does, with a warning
+(:attr:`Gate.warning`) in the terminal summary and the log.
 """
 
 from __future__ import annotations
@@ -43,6 +46,19 @@ class Gate:
     def met(self) -> bool:
         verdict = self.verdict
         return verdict == "met" or (verdict == "inconclusive" and self.gate_on == "upper")
+
+    @property
+    def warning(self) -> str | None:
+        """With the point estimate gated, a threshold inside the 95% interval is a verdict a rerun may flip
+        (AIME's 30 questions: about ±17 points): say so, and how to gate on the interval instead."""
+        if self.gate_on != "point" or self.score is None or not self.ci95:
+            return None
+        low, high = self.ci95
+        if not low <= self.threshold <= high:
+            return None
+        return (f"{self.name}: the threshold {self.threshold:g} lies inside the 95% interval [{low:.4f}, {high:.4f}] "
+                f"of {self.num} samples, so this verdict may flip on a rerun; --evalscope-gate-on lower gates on "
+                "the interval (or evaluate with repeats)")
 
     def describe(self) -> str:
         if self.score is None:

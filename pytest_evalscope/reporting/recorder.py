@@ -208,6 +208,8 @@ class Recorder:
             log.info(line)
         for gate in self.gates:
             log.info("threshold %s", gate.describe())
+            if gate.warning:
+                log.warning("threshold %s", gate.warning)
         if self._log_handler is not None:
             log.removeHandler(self._log_handler)
             self._log_handler.close()
@@ -290,6 +292,8 @@ class Recorder:
             terminalreporter.write_line(f"evalscope: {errors} sample(s) ended in an error, {verdict}", red=self.errors_over_budget)
         for gate in self.gates:
             terminalreporter.write_line(f"evalscope threshold {gate.describe()}", green=gate.met, red=not gate.met)
+            if gate.warning:
+                terminalreporter.write_line(f"evalscope warning: {gate.warning}", yellow=True)
         for check in self.checks:
             doubtful = check.met and check.verdict not in ("met", "passed", "noninferior")
             terminalreporter.write_line(f"evalscope {check.kind} {check.describe()}", green=check.met and not doubtful,
