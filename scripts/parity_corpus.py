@@ -12,7 +12,10 @@ and commas. It is seeded: the same data gives the same corpus. Each line is one 
      "task" (BBH), "solution" (competition_math), "evalscope": {"extracted", "score"}}
 
 `verdicts` runs EvalScope's own adapters on every reply (its `<think>` handling, `extract_answer` and
-metrics through `calculate_metrics`) and stores the extracted answer and score. It needs
+metrics through `calculate_metrics`) and stores the extracted answer and score; for the code benchmarks
+(humaneval_plus, mbpp, mbpp_plus, live_code_bench) it stores the extracted code only (`filter_prediction`:
+parity there is on the code, execution is no part of it; MBPP's is prefixed with its empty
+`test_setup_code` and a newline). `verdicts --missing` computes only the replies that have none yet. It needs
 `pip install evalscope==1.14.1` (in a virtualenv of its own); the project's tests only read the result.
 """
 
@@ -43,6 +46,10 @@ CHINESE = {"ceval", "cmmlu", "iquiz", "general_mcq"}
 # issue 16's benchmarks, drawn with their own generator after the others so earlier replies stay as they were
 NEW_SIZES = {"aime24": 100, "aime25": 100, "gpqa_diamond": 160, "mmlu_pro": 260, "mmlu_redux": 200}
 NEW_SEED = SEED + 16
+# the code benchmarks (parity on the extracted code), drawn last with their own generator
+CODE_SIZES = {"humaneval_plus": 140, "mbpp": 140, "mbpp_plus": 130, "live_code_bench": 120}
+CODE_SEED = SEED + 17
+LCB_SOLUTIONS = ROOT / "tests" / "fixtures" / "live_code_bench" / "solutions.json"
 
 
 # ---------------------------------------------------------------- data
@@ -458,6 +465,7 @@ def generate(data: Path) -> list[dict]:
         records.append(bbh_record(rng, task, rng.choice(examples), sorted({e["target"].strip() for e in examples})))
     records += hand_written()
     records += issue16(data)
+    records += code_replies(data)
     for number, record in enumerate(records):
         record["id"] = f"{record['bench']}-{number}"
     return records
@@ -516,6 +524,92 @@ def issue16(data: Path) -> list[dict]:
     return records
 
 
+# ---------------------------------------------------------------- code (humaneval_plus, mbpp, mbpp_plus, live_code_bench)
+
+PROSE_BEFORE = ["Here is the implementation:", "Sure! Here's a Python function that solves the problem.",
+                "We can solve this with a simple loop.", "The idea is to iterate once and keep track of the result.",
+                "Let's write the function step by step."]
+PROSE_AFTER = ["This runs in O(n) time.", "Explanation: the function walks the input once and returns the result.",
+               "Let me know if you need anything else!", "The code handles the edge cases (empty input) as well."]
+OTHER_FENCES = [("bash", "pip install numpy"), ("text", "Input: [1, 2, 3]\nOutput: 6"), ("json", '{"n": 3}'),
+                ("", "Input: 5\nOutput: 120"), ("console", "$ python solution.py")]
+
+
+def _crlf_free(code: str) -> str:
+    return code.replace("\r\n", "\n").rstrip() + "\n"
+
+
+def code_reply(rng: random.Random, bench: str, code: str, tests: list[str]) -> tuple[str, str]:
+    """A reply giving `code` in one of the shapes models write, and that shape's name."""
+    before, after = rng.choice(PROSE_BEFORE), rng.choice(PROSE_AFTER)
+    tag = rng.choices(["python", "", "py", "python3", "Python"], [70, 12, 6, 6, 6])[0]
+    fence = f"```{tag}\n{code}```"
+    other_tag, other_body = rng.choice(OTHER_FENCES)
+    draft = "\n".join(code.splitlines()[: max(1, len(code.splitlines()) // 2)])
+    asserts = "\n".join(tests)
+    forms = {
+        "fenced": (25, f"{fence}"),
+        "prose_fenced": (20, f"{before}\n\n{fence}\n\n{after}"),
+        "bare_code": (6, code),
+        "prose_then_code": (3, f"{before}\n\n{code}"),
+        "other_fence_first": (5, f"{before}\n\n```{other_tag}\n{other_body}\n```\n\n```python\n{code}```\n\n{after}"),
+        "two_python_fences": (4, f"{before}\n\n```python\n{code}```\n\nUsage:\n\n```python\nprint('done')\n```"),
+        "think_fenced": (8, f"<think>\nFirst attempt:\n```python\n{draft}\n```\nThat is incomplete.\n</think>\n\n{fence}"),
+        "think_prose": (6, f"<think>\n{before} {after}\n</think>\n\n{before}\n\n{fence}"),
+        "think_unclosed": (3, f"<think>\n{before}\n```python\n{draft}\n```\nHmm, let me"),
+        "truncated_fence": (5, f"{before}\n\n```python\n{draft}\n"),
+        "fence_with_asserts": (5, f"```python\n{code}\n{asserts}\n```"),
+        "code_then_asserts": (3, f"{code}\n{asserts}\n"),
+        "main_guard": (3, f"```python\n{code}\n\nif __name__ == \"__main__\":\n    print('ok')\n```"),
+        "example_usage": (3, f"```python\n{code}\n# Example usage\nprint('ok')\n```"),
+        "crlf_fence": (2, "```python\r\n" + code.replace("\n", "\r\n") + "```"),
+    }
+    if bench == "mbpp":
+        forms |= {"begin_done": (25, f"{code}\n[DONE]"), "begin_done_fenced": (6, f"```python\n{code}```\n[DONE]"),
+                  "done_then_more": (4, f"{code}\n[DONE]\nYou are an expert Python programmer, and here is your task: "
+                                        f"...\n[BEGIN]\ndef other():\n    pass\n[DONE]")}
+    if bench == "live_code_bench":
+        forms |= {"lcb_several": (15, f"{before}\n\n```python\n{draft}\n```\n\nFixing the edge case:\n\n{fence}\n\n{after}"),
+                  "lcb_reasoning_fence": (6, f"Reading the sample:\n```\n{other_body}\n```\n\n{fence}"),
+                  "lcb_single_line": (3, f"```python\n{code}```\nDone.```")}
+    name = rng.choices(list(forms), [w for w, _ in forms.values()])[0]
+    return forms[name][1], name
+
+
+def _gz_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in gzip.open(path, "rt", encoding="utf-8")]
+
+
+def code_replies(data: Path) -> list[dict]:
+    """Replies built from the canonical solutions (HumanEval+ as a full definition or a bare body, MBPP and
+    MBPP+ with their asserts echoed sometimes, LiveCodeBench from its fixture solutions and MBPP's code)."""
+    rng = random.Random(CODE_SEED)
+    records = []
+    heplus = _gz_jsonl(data / "humaneval_plus" / "HumanEvalPlus.jsonl.gz")
+    for row in rng.sample(heplus, CODE_SIZES["humaneval_plus"]):
+        body = row["canonical_solution"].strip("\n") + "\n"
+        code = row["prompt"].rstrip() + "\n" + body if rng.random() < 0.6 else body
+        reply, form = code_reply(rng, "humaneval_plus", code, [])
+        records.append({"bench": "humaneval_plus", "form": form, "reply": reply})
+    mbpp = [json.loads(line) for line in (data / "mbpp" / "mbpp.jsonl").read_text(encoding="utf-8").splitlines()]
+    for row in rng.sample([r for r in mbpp if 11 <= r["task_id"] <= 510], CODE_SIZES["mbpp"]):
+        code = _crlf_free(row["code"])
+        reply, form = code_reply(rng, "mbpp", code, row["test_list"])
+        records.append({"bench": "mbpp", "form": form, "reply": reply})
+    mbpp_plus = _gz_jsonl(data / "mbpp_plus" / "MbppPlus.jsonl.gz")
+    for row in rng.sample(mbpp_plus, CODE_SIZES["mbpp_plus"]):
+        code = _crlf_free(row["canonical_solution"])
+        reply, form = code_reply(rng, "mbpp_plus", code, [f"assert {row['entry_point']}(1) is not None"])
+        records.append({"bench": "mbpp_plus", "form": form, "reply": reply})
+    solutions = list(json.loads(LCB_SOLUTIONS.read_text(encoding="utf-8")).values())
+    sources = solutions + [_crlf_free(r["code"]) for r in rng.sample(mbpp, 40)]
+    for _ in range(CODE_SIZES["live_code_bench"]):
+        code = _crlf_free(rng.choice(sources))
+        reply, form = code_reply(rng, "live_code_bench", code, [])
+        records.append({"bench": "live_code_bench", "form": form, "reply": reply})
+    return records
+
+
 def hand_written() -> list[dict]:
     """Hard cases written by hand, one or two per disagreement class the issue names."""
     return [
@@ -537,7 +631,7 @@ def hand_written() -> list[dict]:
 
 # ---------------------------------------------------------------- EvalScope's verdicts
 
-def verdicts(records: list[dict]) -> None:  # pragma: no cover - needs EvalScope
+def verdicts(records: list[dict], missing_only: bool = False) -> None:  # pragma: no cover - needs EvalScope
     from evalscope.api.dataset import Sample
     from evalscope.api.evaluator import TaskState
     from evalscope.api.model import ModelOutput
@@ -557,7 +651,15 @@ def verdicts(records: list[dict]) -> None:  # pragma: no cover - needs EvalScope
 
     for number, record in enumerate(records):
         bench = record["bench"]
+        if missing_only and "evalscope" in record:
+            continue
         a = adapter(bench)
+        if bench in CODE_SIZES:  # parity on the extracted code: EvalScope's filters and extract_answer, no execution
+            sample = Sample(input="q", target="", metadata={"test_setup_code": ""})
+            output = ModelOutput.from_content(MODEL, record["reply"])
+            state = TaskState(MODEL, sample, output=output, completed=True)
+            record["evalscope"] = {"extracted": a.filter_prediction(output.completion, state)}
+            continue
         if "n" in record:
             target = list(record["gold"]) if bench in ("truthful_qa_mc2", "mmlu_redux") else record["gold"]
             sample = Sample(input="q", choices=[f"option {i}" for i in range(record["n"])], target=target,
@@ -597,6 +699,7 @@ def main() -> None:
     parser.add_argument("command", choices=["generate", "verdicts"])
     parser.add_argument("--data", type=Path, default=Path("/work/shared/datasets"))
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--missing", action="store_true", help="verdicts: only for replies that have none yet")
     args = parser.parse_args()
     if args.command == "generate":
         records = generate(args.data)
@@ -608,7 +711,7 @@ def main() -> None:
         write(args.corpus, records)
     else:
         records = read(args.corpus)
-        verdicts(records)
+        verdicts(records, missing_only=args.missing)
         write(args.corpus, records)
     print(f"{args.corpus}: {len(records)} replies")
 

@@ -6,6 +6,13 @@ installed); the stored verdict is its score. Here each reply is scored the way a
 allowed only when it falls in one of the deliberate deviations the README lists (`DEVIATIONS`, each
 recognised by the shape of the reply, never by corpus id); agreement on the rest must be at least 99.5%
 for every benchmark. The failure message lists every disagreement outside the deviations.
+
+For the code benchmarks (humaneval_plus, mbpp, mbpp_plus, live_code_bench) parity is on the extracted
+code, never on its execution: the stored verdict is the code EvalScope's adapter extracts
+(`filter_prediction`: its `<think>` handling, filters and `extract_answer`), and ours is the code the
+benchmark would run (`code_of`; MBPP with its empty `test_setup_code` and `if __name__ ==` cut, as
+EvalScope's `extract_answer` does). They agree when equal after trailing whitespace is dropped from
+every line and blank lines from both ends.
 """
 
 from __future__ import annotations
@@ -22,7 +29,10 @@ from typing import Any
 import pytest
 
 from pytest_evalscope.benchmarks.base import Benchmark, Sample
+from pytest_evalscope.benchmarks.mbpp import cut_main
 from pytest_evalscope.registry import create_benchmark
+from pytest_evalscope.scoring.code_extract import PYTHON_TAGS
+from pytest_evalscope.scoring.filters import apply_filters
 from pytest_evalscope.scoring.numeric import split_reasoning
 
 CORPUS = Path(__file__).parent / "corpora" / "parity.jsonl.gz"
@@ -32,6 +42,7 @@ CHINESE_TEMPLATES = {"ceval", "cmmlu", "iquiz", "general_mcq"}
 MULTIPLE_CHOICE = CHINESE_TEMPLATES | {"mmlu", "arc", "hellaswag", "truthful_qa_mc1", "truthful_qa_mc2",
                                        "gpqa_diamond", "mmlu_pro", "mmlu_redux"}
 MATH = {"math_500", "competition_math", "aime24", "aime25"}
+CODE = {"humaneval_plus", "mbpp", "mbpp_plus", "live_code_bench"}
 
 
 @cache
@@ -61,7 +72,26 @@ def sample_of(record: dict[str, Any]) -> Sample:
     return b.record_to_sample({"problem": "q", "answer": record["gold"], "level": 1}, 0, "Level 1")
 
 
+def normalised(code: str | None) -> str:
+    return "\n".join(line.rstrip() for line in (code or "").splitlines()).strip("\n")
+
+
+def our_code(record: dict[str, Any]) -> str:
+    b = benchmark(record["bench"])
+    answer_text, _ = split_reasoning(record["reply"])
+    code = b.code_of(Sample(0, "default", "q", ""), apply_filters(answer_text, b.filters))
+    return cut_main("\n" + code) if record["bench"] == "mbpp" else code
+
+
+def their_score(record: dict[str, Any]) -> float:
+    """EvalScope's score; for code, 1: the reference our extraction is compared with."""
+    return 1.0 if record["bench"] in CODE else record["evalscope"]["score"]
+
+
 def our_verdict(record: dict[str, Any]) -> tuple[float, str | None]:
+    if record["bench"] in CODE:
+        code = our_code(record)
+        return float(normalised(code) == normalised(record["evalscope"]["extracted"])), code
     answer_text, _ = split_reasoning(record["reply"])
     score = benchmark(record["bench"]).score(sample_of(record), answer_text)
     return next(iter(score.value.values())), score.extracted
@@ -143,6 +173,37 @@ def aime_inline_sentence(record: dict[str, Any], ours: str | None) -> bool:
         re.search(r"\$[^$]*=\s*-?\d+\s*\$\.\s*$", _answer_text(record).strip()))
 
 
+_EVALSCOPE_FENCE = re.compile(r"```(\w*)\n(.*?)```", re.DOTALL)  # HumanEval(+)'s `_postprocess`
+
+
+def other_language_fence_first(record: dict[str, Any], ours: str | None) -> bool:
+    """HumanEval+: a block tagged as another language (`bash`, `text`, `console`) before the Python one:
+    EvalScope runs the first block whatever its language; we take the first Python (or untagged) block."""
+    if record["bench"] != "humaneval_plus":
+        return False
+    tags = [tag.lower() for tag, _ in _EVALSCOPE_FENCE.findall(_answer_text(record))]
+    return bool(tags) and tags[0] not in PYTHON_TAGS and any(tag in PYTHON_TAGS for tag in tags[1:])
+
+
+def unclosed_fence(record: dict[str, Any], ours: str | None) -> bool:
+    """HumanEval+: a reply cut off inside its only code block (an opening fence, never closed): EvalScope
+    finds no block and runs the whole reply, prose and fence line included; we take the code after the fence."""
+    text = _answer_text(record)
+    return record["bench"] == "humaneval_plus" and bool(re.search(r"^```\w*\n", text, re.MULTILINE)) \
+        and not _EVALSCOPE_FENCE.search(text)
+
+
+def prose_before_unfenced_code(record: dict[str, Any], ours: str | None) -> bool:
+    """HumanEval+: unfenced code after a line of prose ("Here is the implementation:"): EvalScope runs the
+    prose too (a syntax error); we start at the first line that opens code (`def`, `import`, `from`, ...)."""
+    text = _answer_text(record).strip("\n")
+    if record["bench"] != "humaneval_plus" or "```" in text or not text:
+        return False
+    first = text.splitlines()[0]
+    return not first.startswith((" ", "\t", "def ", "import ", "from ", "class ", "@", "#")) and \
+        bool(re.search(r"^(?:def |import |from \S+ import |class )", text, re.MULTILINE))
+
+
 DEVIATIONS: dict[str, Callable[[dict[str, Any], str | None], bool]] = {
     "lower-case label": lower_case_label,
     "marker in the other language": other_language_marker,
@@ -152,6 +213,9 @@ DEVIATIONS: dict[str, Callable[[dict[str, Any], str | None], bool]] = {
     "MATH plain-text final answer": plain_final_answer,
     "答案 in a math reply": chinese_marker_math,
     "AIME integer ending a sentence in math": aime_inline_sentence,
+    "HumanEval+ other-language fence first": other_language_fence_first,
+    "HumanEval+ unclosed fence": unclosed_fence,
+    "HumanEval+ prose before unfenced code": prose_before_unfenced_code,
 }
 
 
@@ -170,7 +234,7 @@ def compare() -> tuple[dict[str, Counter[str]], list[str]]:
     tally: dict[str, Counter[str]] = {}
     disagreements = []
     for record, ours, extracted in scored():
-        theirs = record["evalscope"]["score"]
+        theirs = their_score(record)
         counts = tally.setdefault(record["bench"], Counter())
         if abs(ours - theirs) < 1e-9:
             counts["agree"] += 1
@@ -189,7 +253,7 @@ def compare() -> tuple[dict[str, Counter[str]], list[str]]:
 def test_corpus_is_large_and_covers_every_rule_scored_benchmark() -> None:
     records = corpus()
     assert len(records) >= MIN_REPLIES
-    assert {r["bench"] for r in records} == MULTIPLE_CHOICE | MATH | {"gsm8k", "bbh"}
+    assert {r["bench"] for r in records} == MULTIPLE_CHOICE | MATH | CODE | {"gsm8k", "bbh"}
     assert all("evalscope" in r for r in records), "run scripts/parity_corpus.py verdicts"
     assert len({r["id"] for r in records}) == len(records)
 
@@ -211,7 +275,7 @@ def test_every_deviation_occurs_in_the_corpus(name: str) -> None:
     """Each documented deviation is exercised (else its row in the README is untested)."""
     found = 0
     for record, ours, extracted in scored():
-        if abs(ours - record["evalscope"]["score"]) >= 1e-9 and DEVIATIONS[name](record, extracted):
+        if abs(ours - their_score(record)) >= 1e-9 and DEVIATIONS[name](record, extracted):
             found += 1
     assert found, f"no reply in the corpus shows the deviation {name!r}"
 
