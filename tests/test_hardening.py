@@ -584,3 +584,13 @@ def test_a_hostile_reply_of_backticks_is_extracted_in_linear_time() -> None:
     started = time.monotonic()
     extract_code("```" * 300_000)  # 900k characters: quadratic scanning took minutes
     assert time.monotonic() - started < 20
+
+
+def test_a_request_cannot_choose_where_verdicts_are_written_nor_read_runs_outside_the_roots(client: Any) -> None:
+    code, answer = post(client, "eval", {**BASE, "judge_cache": "/etc/cron.d"})
+    assert code == 400 and answer["field"] == "judge_cache" and "operator" in answer["error"], answer
+    arena = {"general_arena": {"extra_params": {"models": [{"name": "a", "report_path": "/etc/x/reports/a"},
+                                                           {"name": "b", "report_path": "/etc/y/reports/b"}]}}}
+    code, answer = post(client, "eval", {**BASE, "datasets": ["general_arena"], "dataset_args": arena})
+    assert code == 400 and answer["field"] == "dataset_args.general_arena.extra_params.models", answer
+    assert "read roots" in answer["error"]

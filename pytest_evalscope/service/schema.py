@@ -134,6 +134,10 @@ def read_paths(body: Any, kind: str) -> list[tuple[str, str]]:
             for name, args in dataset_args.items():
                 if isinstance(args, dict):
                     found += [(f"dataset_args.{name}.{k}", args.get(k)) for k in ("local_path", "dataset_id")]
+                    extra = args.get("extra_params") if isinstance(args.get("extra_params"), dict) else {}
+                    runs = extra.get("models") if isinstance(extra.get("models"), list) else []
+                    found += [(f"dataset_args.{name}.extra_params.models", run.get("report_path"))  # general_arena
+                              for run in runs if isinstance(run, dict)]
     else:
         found += [("dataset_path", body.get("dataset_path")), ("tokenizer_path", body.get("tokenizer_path"))]
     return [(name, value) for name, value in found if isinstance(value, str) and _names_a_path(value)]
