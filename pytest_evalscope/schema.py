@@ -72,8 +72,8 @@ class SampleRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The record as the controller's code reads it: optional fields left out when unset."""
-        data = asdict(self)
-        return {k: v for k, v in data.items() if v is not None}
+        # shallow: a record is JSON-made data, so asdict's deep copy of the messages and reply was per-sample waste
+        return {f.name: value for f in fields(self) if (value := getattr(self, f.name)) is not None}
 
     def to_json(self) -> str:
         return json.dumps({"v": RECORD_VERSION, **self.to_dict()}, ensure_ascii=False)
