@@ -237,7 +237,7 @@ def test_sigkill_while_judging_then_use_cache_asks_nothing_twice(pytester: pytes
     keys = _journal_keys(journal)
     judged_before = sum(k.endswith("#judge") for k in keys)
     replied_before = len(keys) - judged_before
-    assert 60 <= judged_before < limit and judged_before <= replied_before
+    assert 0 < judged_before < limit and judged_before <= replied_before  # killed mid-judging, however slow the host
     candidate_before = candidate.stats()["requests"]
     with serve_in_subprocess(ServerConfig(judge=True, max_seconds=300)) as second:
         args = judged_args(candidate, second, "simple_qa", SIMPLEQA, f"--evalscope-limit={limit}", "--evalscope-use-cache=out")
