@@ -419,8 +419,9 @@ PARAMS: tuple[Param, ...] = (
           "the judge: api_url, api_key, model_id, generation_config, system_prompt, prompt_template, score_type "
           "(pattern | numeric), score_pattern, score_mapping", schema=(("type", ["object", "string"]),)),
     Param("judge_cache", _opt(parse_str), None,
-          "a folder of judge verdicts kept across runs, keyed by judge model, settings and exact messages",
-          schema=(("type", ["string", "null"]),)),
+          "a folder of judge verdicts kept across runs, keyed by judge model, settings and exact messages "
+          "(written to: the operator's setting, refused in service requests)",
+          schema=(("type", ["string", "null"]),), operator=True),
     Param("gate_on", choice(GATE_ON), "point",
           "what a threshold is compared with: point (the score, as EvalScope) | lower (the 95% interval's lower "
           "bound must reach it) | upper (fails only when even the upper bound is below it)",
