@@ -21,7 +21,7 @@ from .cache import Journal, fingerprint, load_replies
 from .config import TaskConfig
 from .items import SampleItem, Suite
 from .judge import Judge, JudgeCache, judge_spec, settings_of
-from .models import ModelError, ModelPool, candidate_spec, supports_loglikelihood
+from .models import ModelError, ModelPool, candidate_spec, supports_images, supports_loglikelihood
 from .params import ConfigError
 from .pipeline import Pipeline
 from .registry import create_benchmark
@@ -82,6 +82,10 @@ class EvalRuntime:
                 benchmark.fall_back_to_generation(
                     f"eval_type {self.config.eval_type} models return text, not log-likelihoods")
                 warnings.warn(f"evalscope: {suite.name}: {benchmark.model_adapter_note}", UserWarning, stacklevel=1)
+            if benchmark.sends_images and not supports_images(self.config):
+                raise ConfigError(f"{suite.name} sends images, and eval_type {self.config.eval_type} models take text only "
+                                  "(transformers checkpoints here have no image input); serve the model behind an "
+                                  "OpenAI-compatible API and pass api_url")
             self.benchmarks[suite.name] = benchmark
         return self.benchmarks[suite.name]
 

@@ -40,6 +40,10 @@ class Sample:
     target: str
     metadata: dict[str, Any] = field(default_factory=dict)
     repeat: int = 0
+    # image benchmarks: the record's own conversation (general_vqa) or its images by placeholder number
+    # (general_vmcq), image parts resolved (datasets/images.py). Not in records: the messages sent are.
+    messages: list[dict[str, Any]] | None = None
+    images: dict[int, dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
@@ -96,6 +100,10 @@ class Benchmark:
     judge_metric_name: ClassVar[str] = "acc"
     # the model_adapter modes this adapter implements (multiple-choice adapters add the log-likelihood ones)
     model_adapters: ClassVar[tuple[str, ...]] = ("generation",)
+    # puts images in its prompts (image_url parts): only backends with the "images" ability can answer it
+    sends_images: ClassVar[bool] = False
+    # dataset_args keys beyond ARG_KEYS that this adapter reads (image benchmarks: max_image_bytes)
+    own_arg_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, args: dict[str, Any] | None = None, *, seed: int = 42, hub: str | None = None,
                  cache_dir: str | None = None, sandbox_isolation: str = "auto") -> None:
@@ -110,11 +118,12 @@ class Benchmark:
     # ------------------------------------------------------------ configuration
 
     def _apply_args(self) -> None:
+        keys = ARG_KEYS + self.own_arg_keys
         for key in self.args:
-            if key not in ARG_KEYS:
+            if key not in keys:
                 raise ConfigError(
-                    f"dataset_args for {self.name}: unknown key {key!r}{did_you_mean(key, ARG_KEYS)}; "
-                    f"valid keys: {', '.join(ARG_KEYS)}"
+                    f"dataset_args for {self.name}: unknown key {key!r}{did_you_mean(key, keys)}; "
+                    f"valid keys: {', '.join(keys)}"
                 )
         a = self.args
         where = f"dataset_args.{self.name}"
@@ -222,6 +231,8 @@ class Benchmark:
         for index in order:
             try:
                 sample = self.record_to_sample(records[index], index, subset)
+            except DatasetError:
+                raise  # already one line naming the file and record
             except (KeyError, TypeError, ValueError) as exc:
                 raise DatasetError(f"{self.name} {subset}/{self.eval_split} record {index}: cannot be read ({exc})") from None
             samples.extend(Sample(**{**sample.__dict__, "repeat": r}) for r in range(repeats))
@@ -260,7 +271,7 @@ class Benchmark:
         """The fields a prompt template may use; multiple-choice adapters add choices and letters."""
         return {"question": sample.input}
 
-    def build_messages(self, sample: Sample, fewshot: list[Sample]) -> list[dict[str, str]]:
+    def build_messages(self, sample: Sample, fewshot: list[Sample]) -> list[dict[str, Any]]:
         fields = self.prompt_fields(sample)
         if fewshot and self.few_shot_prompt_template:
             text = "\n\n".join(self.format_fewshot(s) for s in fewshot)

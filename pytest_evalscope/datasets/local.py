@@ -1,5 +1,5 @@
 """Reading benchmark records from local files in the hub schema: jsonl, json, csv (each also gzipped,
-as HumanEval ships) and parquet.
+as HumanEval ships), parquet, and tsv (EvalScope's image benchmarks).
 
 A local dataset folder holds one file per split, either directly (`test.jsonl`) or in a folder per
 subset (`main/test.jsonl`), in any of the supported formats; Hugging Face's parquet shards
@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from ..params import ConfigError
 
-FORMATS = (".jsonl", ".json", ".csv", ".parquet", ".jsonl.gz", ".json.gz", ".csv.gz")
+FORMATS = (".jsonl", ".json", ".csv", ".parquet", ".jsonl.gz", ".json.gz", ".csv.gz", ".tsv")
 
 
 class DatasetError(ConfigError):
@@ -67,7 +67,7 @@ def _open(path: Path) -> IO[str]:
 def read_file(path: Path) -> list[dict[str, Any]]:
     gz = path.suffix.lower() == ".gz"
     suffix = Path(path.stem).suffix.lower() if gz else path.suffix.lower()
-    readers = {".jsonl": _read_jsonl, ".json": _read_json, ".csv": _read_csv}
+    readers = {".jsonl": _read_jsonl, ".json": _read_json, ".csv": _read_csv, ".tsv": _read_tsv}
     if suffix in readers:
         try:
             return readers[suffix](path)
@@ -130,12 +130,16 @@ def _check_unicode(record: dict[str, Any], where: str) -> None:
                            "fix the record's text") from None
 
 
-def _read_csv(path: Path) -> list[dict[str, Any]]:
+def _read_tsv(path: Path) -> list[dict[str, Any]]:
+    return _read_csv(path, "\t")  # EvalScope's image benchmarks read .tsv: csv with tabs
+
+
+def _read_csv(path: Path, delimiter: str = ",") -> list[dict[str, Any]]:
     with _open(path) as handle:
         try:
-            rows = [dict(row) for row in csv.DictReader(handle)]
+            rows = [dict(row) for row in csv.DictReader(handle, delimiter=delimiter)]
         except csv.Error as exc:
-            raise DatasetError(f"{path}: not valid CSV ({exc})") from None
+            raise DatasetError(f"{path}: not valid {'CSV' if delimiter == ',' else 'TSV'} ({exc})") from None
     if not rows:
         raise DatasetError(f"{path}: holds no records (no rows under the header)")
     return rows

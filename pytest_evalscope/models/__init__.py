@@ -7,7 +7,7 @@ from .base import ModelAPI, ModelError, ModelOutput
 from .registry import ModelPool, ModelSpec, can, create, register_backend
 
 __all__ = ["ModelAPI", "ModelError", "ModelOutput", "ModelPool", "ModelSpec", "candidate_spec", "create_model",
-           "register_backend", "supports_loglikelihood", "validate_model_config"]
+           "register_backend", "supports_images", "supports_loglikelihood", "validate_model_config"]
 
 
 def candidate_spec(config: TaskConfig) -> ModelSpec:
@@ -29,6 +29,11 @@ def create_model(config: TaskConfig) -> ModelAPI:
 def supports_loglikelihood(config: TaskConfig) -> bool:
     """Whether the run's model can score continuations (multiple_choice_logits, continuous_logits)."""
     return config.eval_type is not None and can(config.eval_type, "loglikelihood")
+
+
+def supports_images(config: TaskConfig) -> bool:
+    """Whether the run's model takes image parts in its messages (a transformers checkpoint does not)."""
+    return config.eval_type is not None and can(config.eval_type, "images")
 
 
 def validate_model_config(config: TaskConfig) -> None:

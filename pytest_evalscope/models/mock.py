@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 from ..params import ConfigError, did_you_mean
+from ..datasets.images import content_text
 from .base import ModelAPI, ModelOutput
 
 MOCK_ARGS = ("response", "latency")
@@ -23,10 +24,10 @@ class MockModel(ModelAPI):
         self.response = str(model_args.get("response", "This is a mock response."))
         self.latency = float(model_args.get("latency", 0.0))
 
-    async def generate(self, messages: list[dict[str, str]]) -> ModelOutput:
+    async def generate(self, messages: list[dict[str, Any]]) -> ModelOutput:
         if self.latency:
             await asyncio.sleep(self.latency)
-        prompt_tokens = sum(len(m["content"].split()) for m in messages)
+        prompt_tokens = sum(len(content_text(m["content"]).split()) for m in messages)
         output_tokens = len(self.response.split())
         return ModelOutput(
             content=self.response,

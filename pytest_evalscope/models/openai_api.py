@@ -32,6 +32,7 @@ from ..config import redact_url
 from ..params import ConfigError, bounded_int, check_headers, did_you_mean, parse_int, parse_seconds
 from .base import ModelAPI, ModelError, ModelOutput
 from .http11 import Http11Transport, lean_transport_applies
+from .image_wire import wire_messages
 
 REQUEST_KEYS = ("max_tokens", "max_completion_tokens", "temperature", "top_p", "stop", "seed", "presence_penalty",
                 "frequency_penalty", "logprobs", "top_logprobs", "logit_bias", "reasoning_effort", "response_format")
@@ -146,9 +147,10 @@ class OpenAIServiceModel(ModelAPI):
             return output
         raise AssertionError("unreachable")
 
-    async def _request(self, messages: list[dict[str, str]], started: float) -> ModelOutput:
+    async def _request(self, messages: list[dict[str, Any]], started: float) -> ModelOutput:
         import openai
 
+        messages = wire_messages(messages)  # image references become data: URIs only in the request body
         try:
             if self.request.get("stream"):
                 return await self._stream(messages, started)

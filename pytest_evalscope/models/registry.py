@@ -54,7 +54,7 @@ class Backend:
     name: str
     factory: Callable[[ModelSpec], ModelAPI]
     aliases: tuple[str, ...] = ()
-    abilities: frozenset[str] = frozenset({"generate"})  # generate, loglikelihood
+    abilities: frozenset[str] = frozenset({"generate"})  # generate, loglikelihood, images (image_url parts)
 
 
 _BACKENDS: dict[str, Backend] = {}
