@@ -22,8 +22,14 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..datasets.images import (DEFAULT_MAX_IMAGE_BYTES, DEFAULT_MAX_REQUEST_IMAGE_BYTES, ImageLimits, ImageResolver,
-                               parse_size, sniff)
+from ..datasets.images import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    DEFAULT_MAX_REQUEST_IMAGE_BYTES,
+    ImageLimits,
+    ImageResolver,
+    parse_size,
+    sniff,
+)
 from ..datasets.local import DatasetError, read_file
 from ..params import ConfigError
 from .base import Benchmark, Sample

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from ..params import ConfigError, did_you_mean
 from ..datasets.images import content_text
+from ..params import ConfigError, did_you_mean
 from .base import ModelAPI, ModelOutput
 
 MOCK_ARGS = ("response", "latency")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..datasets.images import content_text
 from .comparison import Comparison
 
 WORST = 10
@@ -60,7 +61,7 @@ def _worst(comparison: Comparison) -> list[tuple[str, dict[str, Any], dict[str, 
 
 def _prompt(record: dict[str, Any]) -> str:
     messages = [m for m in record.get("messages") or [] if m.get("role") != "assistant"] or record.get("messages") or []
-    return "\n\n".join(f"[{m.get('role')}] {m.get('content')}" for m in messages)
+    return "\n\n".join(f"[{m.get('role')}] {content_text(m.get('content'))}" for m in messages)
 
 
 def _status(record: dict[str, Any]) -> str:

@@ -135,6 +135,7 @@ def read_paths(body: Any, kind: str) -> list[tuple[str, str]]:
                 if isinstance(args, dict):
                     found += [(f"dataset_args.{name}.{k}", args.get(k)) for k in ("local_path", "dataset_id")]
                     extra = args.get("extra_params") if isinstance(args.get("extra_params"), dict) else {}
+                    found.append((f"dataset_args.{name}.extra_params.image_root", extra.get("image_root")))  # images
                     runs = extra.get("models") if isinstance(extra.get("models"), list) else []
                     found += [(f"dataset_args.{name}.extra_params.models", run.get("report_path"))  # general_arena
                               for run in runs if isinstance(run, dict)]

@@ -29,6 +29,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ...datasets.images import content_text
+
 # Fields longer than this are cut in the page once a run passes SAMPLE_BUDGET samples or TEXT_BUDGET
 # characters of text; the jsonl files beside the page keep the full text.
 FIELD_CAP = 4000
@@ -56,8 +58,8 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, list):  # content parts
-        return "\n".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in value)
+    if isinstance(value, list):  # content parts; an image is a short note, never its base64 data
+        return content_text(value)
     return json.dumps(value, ensure_ascii=False)
 
 
