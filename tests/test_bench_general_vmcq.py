@@ -84,3 +84,8 @@ def test_modes_and_settings_it_cannot_take(data: Path) -> None:
         create_benchmark("general_vmcq", {"local_path": str(data), "model_adapter": "multiple_choice_logits"})
     with pytest.raises(ConfigError, match="has no train split"):
         create_benchmark("general_vmcq", {"local_path": str(data), "few_shot_num": 2})
+    (data / "default.jsonl").write_text(json.dumps({"question": "q", "options": ["a", "b"], "answer": "A"}) + "\n")
+    bench = create_benchmark("general_vmcq", {"local_path": str(data), "prompt_template": "{question} {topic}"})
+    with pytest.raises(ConfigError, match=r"a prompt template does not fit \(KeyError: 'topic'\); its fields are "
+                                          "question, choices, letters"):
+        bench.load_samples("default", None, 1)

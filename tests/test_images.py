@@ -78,6 +78,7 @@ def test_data_uris_are_checked_and_kept_and_urls_pass_through_unfetched(root: Pa
     ("data:image/png;base64,@@@", "its base64 data does not decode"),
     ("data:text/plain,hello", "not a base64 data URI"),
     ("data:image/png;base64," + base64.b64encode(b"just text").decode(), "not an image"),
+    ("data:image/jpeg;base64," + base64.b64encode(PNG_1PX).decode(), "declares image/jpeg but its bytes are image/png"),
     ("", "an image must be a path, a data: URI or an http(s) URL"),
 ])
 def test_each_bad_image_is_one_line_naming_record_and_image(root: Path, value: str, message: str) -> None:

@@ -104,8 +104,14 @@ class VisionBenchmark(Benchmark):
     def load_samples(self, subset: str, limit: int | float | None, repeats: int) -> list[Sample]:
         samples = super().load_samples(subset, limit, repeats)
         for sample in samples:  # the size guard for whole requests, before any is sent
-            if not sample.repeat:
-                self.resolver.check_request(self.build_messages(sample, []), self.where(subset, sample.index))
+            if sample.repeat:
+                continue
+            try:
+                messages = self.build_messages(sample, [])
+            except (KeyError, IndexError) as exc:  # a template naming a field that does not exist
+                raise ConfigError(f"dataset_args for {self.name}: a prompt template does not fit ({type(exc).__name__}: "
+                                  f"{exc}); its fields are {', '.join(self.prompt_fields(sample))}") from None
+            self.resolver.check_request(messages, self.where(subset, sample.index))
         return samples
 
     # ------------------------------------------------------------ media

@@ -101,6 +101,10 @@ class ImageResolver:
         except (binascii.Error, ValueError):
             raise DatasetError(f"{where}: its base64 data does not decode") from None
         self._check_bytes(data[:16], len(data), where)
+        declared, found = match.group(1).lower(), sniff(data[:16])
+        if declared != found and not (declared == "image/jpg" and found == "image/jpeg"):
+            raise DatasetError(f"{where}: declares {declared or 'no type'} but its bytes are {found}; servers trust the "
+                               "declared type, so fix the URI's type")
         return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
     def _file(self, value: str, where: str) -> dict[str, Any]:
