@@ -124,6 +124,13 @@ def test_settings_that_do_not_apply_are_refused(tsv_data: Path) -> None:
         create_benchmark("general_vqa", {"local_path": str(tsv_data), "extra_params": {"image_rot": "x"}})
     with pytest.raises(ConfigError, match="unknown key 'max_image_bytes'"):  # only image benchmarks read it
         create_benchmark("general_qa", {"local_path": str(tsv_data), "max_image_bytes": 10})
+    with pytest.raises(ConfigError, match="unknown key 'max_image_byte' \\(did you mean 'max_image_bytes'\\?\\)"):
+        create_benchmark("general_vqa", {"local_path": str(tsv_data), "max_image_byte": 10})
+    with pytest.raises(ConfigError, match="max_request_image_bytes: expected a positive byte count"):
+        create_benchmark("general_vqa", {"local_path": str(tsv_data), "extra_params": {"max_request_image_bytes": -1}})
+    missing = create_benchmark("general_vqa", {"local_path": str(tsv_data), "extra_params": {"image_root": "/nonexistent/x"}})
+    with pytest.raises(DatasetError, match="image root '/nonexistent/x' is not a folder"):
+        missing.load_samples("default", None, 1)
 
 
 # ---------------------------------------------------------------- end to end
@@ -262,3 +269,20 @@ def test_the_service_confines_image_roots_to_its_read_roots(tmp_path: Path, tsv_
     as_string = {**outside, "dataset_args": json.dumps(outside["dataset_args"])}  # sent as a JSON string
     with pytest.raises(RequestError, match="extra_params.image_root: this path is outside"):
         confine_eval_reads(as_string, [tsv_data])
+
+
+def test_a_resumed_run_asks_again_only_for_images_whose_bytes_changed(pytester: pytest.Pytester, e2e_data: Path) -> None:
+    vqa = {"local_path": str(e2e_data / "custom_eval" / "multimodal" / "vqa"), "subset_list": list(REPLIES),
+           "extra_params": {"image_root": str(e2e_data)}}
+    pytester.makepyfile(eval_vqa=f"from pytest_evalscope import Suite\nvqa = Suite('general_vqa', dataset_args={vqa!r})\n")
+    options = ["--evalscope-model=oracle", "--evalscope-work-dir=out", "-p", "no:cacheprovider"]
+    with serve_in_subprocess(ServerConfig(oracle=ORACLE, max_seconds=120, max_requests=20)) as server:
+        pytester.runpytest(f"--evalscope-api-url={server.url}", *options).assert_outcomes(passed=5, failed=2)
+        run = next((pytester.path / "out").glob("2*"))
+        tesla = e2e_data / "custom_eval" / "multimodal" / "images" / "tesla.jpg"  # two samples show it
+        tesla.write_bytes((IMAGES / "dog.jpg").read_bytes())  # same path, other bytes
+        result = pytester.runpytest(f"--evalscope-api-url={server.url}", f"--evalscope-use-cache={run}", *options)
+        # asked again: the car question (no oracle entry for it with a dog: fails) and "What animal" with
+        # the dog's bytes (the oracle's dog answer, "Dog", against the target "Tesla": fails)
+        result.assert_outcomes(passed=4, failed=3)
+        assert server.stats()["requests"] == 7 + 2
