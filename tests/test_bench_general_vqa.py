@@ -20,7 +20,8 @@ from pytest_evalscope.models.image_wire import wire_messages
 from pytest_evalscope.params import ConfigError
 from pytest_evalscope.registry import create_benchmark
 from pytest_evalscope.scoring.text_overlap import overlap_scores
-from pytest_evalscope.testing.server import ServerConfig, image_tag, serve_in_subprocess
+from pytest_evalscope.testing.images import image_tag
+from pytest_evalscope.testing.server import ServerConfig, serve_in_subprocess
 
 from .conftest import SHARED
 

@@ -20,7 +20,8 @@ from pytest_evalscope.datasets.local import DatasetError
 from pytest_evalscope.models.base import ModelError
 from pytest_evalscope.models.image_wire import wire_messages
 from pytest_evalscope.params import ConfigError
-from pytest_evalscope.testing.server import ServerConfig, image_tag, serve_in_thread
+from pytest_evalscope.testing.images import image_tag
+from pytest_evalscope.testing.server import ServerConfig, serve_in_thread
 
 from .conftest import SHARED
 

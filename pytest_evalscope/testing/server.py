@@ -5,10 +5,10 @@ has a known expected score; the server is plain asyncio streams plus a small HTT
 (keep-alive, ``Content-Length`` bodies), fast enough to benchmark the harness itself, and it
 binds loopback addresses only.  Also: ``GET /v1/models``, ``GET /stats``, ``POST /shutdown``.
 
-Images: an ``image_url`` part must be a ``data:image/...;base64`` URI whose bytes are the image type it
-declares (else 400), or an http(s) URL (never fetched). In the text the oracle matches, each image
-stands as :func:`image_tag` (the sha256 of its bytes), parts joined by newlines, so an oracle keyed
-on an image's tag proves that image arrived intact.
+Images (testing/images.py): an ``image_url`` part must be a ``data:image/...;base64`` URI whose bytes
+are the image type it declares (else 400), or an http(s) URL (never fetched). In the text the oracle
+matches, each image stands as ``image_tag(bytes)`` (their sha256), parts joined by newlines, so an
+oracle keyed on an image's tag proves that image arrived intact.
 
 Oracle lookup takes the last ``user`` message and tries: the whole content stripped; its last
 block after a blank line; that block minus trailing lines, one at a time (so "Question?"
@@ -39,9 +39,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import contextlib
-import hashlib
 import ipaddress
 import itertools
 import json
@@ -56,7 +54,7 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-from ..datasets.images import sniff
+from .images import BadImage, image_text
 from .judge_oracle import judge_reply
 from .serving import announce_port, http_json, run_in_subprocess, run_in_thread
 
@@ -110,43 +108,11 @@ def _netloc(host: str, port: int) -> str:
 
 def _text(content: Any) -> str:
     """The text of a message content: a string, or a list of parts with ``text``, each image part as its
-    :func:`image_tag` (raises _BadImage for an image part that is not a well-formed image)."""
+    :func:`~.images.image_tag` (raises BadImage for an image part that is not a well-formed image)."""
     if isinstance(content, list):
-        return "\n".join(_image_text(p) if p.get("type") == "image_url" else p.get("text", "")
+        return "\n".join(image_text(p) if p.get("type") == "image_url" else p.get("text", "")
                          for p in content if isinstance(p, dict))
     return content if isinstance(content, str) else ""
-
-
-def image_tag(data: bytes) -> str:
-    """How an image stands in the prompt text the oracle matches: the sha256 of its bytes, so an oracle key
-    names the exact image and a reply depends on which image arrived (a damaged one matches nothing)."""
-    return f"<image sha256:{hashlib.sha256(data).hexdigest()}>"
-
-
-class _BadImage(Exception):
-    pass
-
-
-_DATA_URI = re.compile(r"^data:(image/[A-Za-z0-9.+-]+);base64,")
-
-
-def _image_text(part: dict[str, Any]) -> str:
-    ref = part.get("image_url")
-    url = ref.get("url") if isinstance(ref, dict) else None
-    if not isinstance(url, str):
-        raise _BadImage("an image_url part needs image_url.url")
-    if url.startswith(("http://", "https://")):
-        return f"<image url:{url}>"  # never fetched: tests run offline
-    match = _DATA_URI.match(url)
-    if match is None:
-        raise _BadImage(f"image_url.url must be a data:image/...;base64 URI or an http(s) URL, got {url[:40]!r}")
-    try:
-        data = base64.b64decode(url[match.end():], validate=True)
-    except ValueError:
-        raise _BadImage("image data is not valid base64") from None
-    if sniff(data[:16]) != match.group(1).lower():
-        raise _BadImage(f"the image bytes are not the {match.group(1)} the data URI declares")
-    return image_tag(data)
 
 
 def _candidates(content: str) -> Iterator[str]:
@@ -356,7 +322,7 @@ class OracleServer:
             user = [m for m in messages if m.get("role") == "user"]
             for message in messages:  # every image well-formed, before anything is counted
                 _text(message.get("content"))
-        except _BadImage as exc:
+        except BadImage as exc:
             return _error(400, str(exc), req.keep)
         except (ValueError, KeyError, TypeError, AttributeError):
             return _error(400, "body must be JSON with a 'messages' list", req.keep)
