@@ -94,6 +94,9 @@ class SampleItem(pytest.Item):
         if self.benchmark.given_reply(self.sample) is not None:
             return True
         messages = self.messages()
+        follow_ups = self.benchmark.follow_ups(self.sample)
+        if follow_ups:
+            return self.runtime.pipeline.conversation_cached(self.key, messages, follow_ups, self.runtime.fingerprint)
         return self.runtime.pipeline.is_cached(self.key, self.runtime.fingerprint(messages, self._continuations))
 
     def submit(self) -> None:
@@ -103,6 +106,10 @@ class SampleItem(pytest.Item):
             pipeline.submit_reply(self.key, ModelOutput(given), self._score)
         elif not pipeline.submitted(self.key):
             messages = self.messages()
+            follow_ups = self.benchmark.follow_ups(self.sample)
+            if follow_ups:  # a multi-turn sample: each later turn holds the model's earlier replies
+                pipeline.submit_conversation(self.key, messages, follow_ups, self.runtime.fingerprint, self._score)
+                return
             pipeline.submit(self.key, messages, self.runtime.fingerprint(messages, self._continuations),
                             self._continuations, self._score)
 
@@ -117,6 +124,8 @@ class SampleItem(pytest.Item):
         self.submit()
         outcome = self.runtime.pipeline.take(self.key)
         self.record["cached"] = outcome.cached
+        if outcome.conversation is not None:  # multi-turn: the messages of the last turn answered
+            self.record["messages"] = outcome.conversation
         if outcome.output is not None:
             self.record["output"] = outcome.output.to_dict()
         if outcome.error is not None:
@@ -178,10 +187,10 @@ class SampleItem(pytest.Item):
     def _verdict_message(self, record: dict[str, Any], answer_text: str) -> str:
         tail = " ".join(answer_text.split())[-160:]
         explanation, extracted = record.get("explanation"), record.get("extracted")
+        if explanation and self.benchmark.explain_failures:  # scored by checks, tests or ratings, not a gold answer
+            return f"failed: {explanation}; reply ends: {tail!r}"
         if record.get("judge"):
             return f"judged wrong: verdict {record['judge']['verdict']!r} (gold {self.sample.target!r}); reply ends: {tail!r}"
-        if explanation and self.benchmark.explain_failures:  # scored by checks or tests, not a gold answer
-            return f"failed: {explanation}; reply ends: {tail!r}"
         if extracted is None:
             return f"unparsed: no answer found in the reply (gold {self.sample.target!r}); reply ends: {tail!r}"
         return f"wrong answer: gold {self.sample.target!r}, extracted {extracted!r}; reply ends: {tail!r}"

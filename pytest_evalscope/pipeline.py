@@ -4,6 +4,10 @@ Each process runs one asyncio loop in a background thread. Before an item runs, 
 and the items queued after it (up to `lookahead` unconsumed results); at most `eval_batch_size`
 requests are in flight at once. An item then only waits for its own future, so throughput is bounded
 by the server, not by pytest running items in order.
+
+A multi-turn sample (MT-Bench) is one future too: its turns are asked in order on the loop, each turn's
+request holding the model's earlier replies, and each reply is journaled under ``<key>#turn<n>`` the
+moment it arrives, so a resumed run (use_cache) asks only the turns it lacks.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 from .cache import Journal
 from .models.base import ModelAPI, ModelError, ModelOutput
+from .scoring.numeric import split_reasoning
 from .scoring.stage import Scored, Scorer
 
 # Replies that say the request itself is wrong (key, model name, URL), an endpoint that cannot be
@@ -37,10 +42,24 @@ class Outcome:
     error: ModelError | None = None  # the reply failed, or its scoring did (then `output` is the reply)
     cached: bool = False
     scored: Scored | None = None  # the scoring stage's result, when the request had a scorer
+    conversation: list[dict[str, str]] | None = None  # multi-turn: the messages the last answered turn was sent
 
 
 # The scoring stage of a request: given the process's Scorer and the reply, its score.
 ScoreStep = Callable[[Scorer, ModelOutput], Awaitable[Scored]]
+# The journal fingerprint of a request's messages (the runtime's: model, generation settings, messages).
+Fingerprint = Callable[[list[dict[str, str]]], str]
+
+
+def turn_key(key: str, turn: int) -> str:
+    return f"{key}#turn{turn}"
+
+
+def next_turn(conversation: list[dict[str, str]], reply: str, follow_up: str) -> list[dict[str, str]]:
+    """The conversation for the next turn: the model's reply, then the next user message. The reply's
+    reasoning (a <think> block) stays out, as chat templates leave earlier turns' reasoning out."""
+    answer, _ = split_reasoning(reply)
+    return [*conversation, {"role": "assistant", "content": answer}, {"role": "user", "content": follow_up}]
 
 
 class Pipeline:
@@ -80,6 +99,26 @@ class Pipeline:
             future = asyncio.run_coroutine_threadsafe(self._call(key, messages, fingerprint, continuations, score),
                                                       self._ensure_loop())
         self._futures[key] = future
+
+    def submit_conversation(self, key: str, messages: list[dict[str, str]], follow_ups: list[str],
+                            fingerprint_of: Fingerprint, score: ScoreStep | None = None) -> None:
+        """Ask for a reply to `messages`, then to each of `follow_ups` with the conversation so far; then,
+        with `score`, for the score of the whole conversation (its outcome's output is the last reply)."""
+        if key not in self._futures:
+            self._futures[key] = asyncio.run_coroutine_threadsafe(
+                self._converse(key, messages, follow_ups, fingerprint_of, score), self._ensure_loop())
+
+    def conversation_cached(self, key: str, messages: list[dict[str, str]], follow_ups: list[str],
+                            fingerprint_of: Fingerprint) -> bool:
+        """Whether an earlier run's journal answers every turn of a conversation."""
+        conversation = messages
+        for turn in range(len(follow_ups) + 1):
+            hit = self.cached.get((turn_key(key, turn + 1), fingerprint_of(conversation)))
+            if hit is None:
+                return False
+            if turn < len(follow_ups):
+                conversation = next_turn(conversation, str(hit.get("content", "")), follow_ups[turn])
+        return True
 
     def submit_reply(self, key: str, output: ModelOutput, score: ScoreStep) -> None:
         """Score a reply that is already known (an earlier run's answer in general_arena): no request."""
@@ -164,6 +203,27 @@ class Pipeline:
         if self.journal is not None:
             self.journal.append(key, fingerprint, output.to_dict())
         return await self._stage(Outcome(output), score)
+
+    async def _converse(self, key: str, messages: list[dict[str, str]], follow_ups: list[str],
+                        fingerprint_of: Fingerprint, score: ScoreStep | None) -> Outcome:
+        """Each turn from the journal of an earlier run, or asked now (and journaled); a failed turn is the
+        sample's error, with the turns answered before it kept."""
+        turns: list[ModelOutput] = []
+        conversation = answered = list(messages)
+        cached = True
+        for turn in range(len(follow_ups) + 1):
+            if turn:
+                conversation = next_turn(conversation, turns[-1].content, follow_ups[turn - 1])
+            fp = fingerprint_of(conversation)
+            hit = self.cached.get((turn_key(key, turn + 1), fp))
+            if hit is None:
+                cached = False
+                asked = await self._call(turn_key(key, turn + 1), conversation, fp, None)
+                if asked.output is None:
+                    return Outcome(ModelOutput.of_turns(turns) if turns else None, asked.error, conversation=answered)
+            turns.append(ModelOutput.from_dict(hit) if hit is not None else asked.output)  # type: ignore[arg-type]
+            answered = conversation
+        return await self._stage(Outcome(ModelOutput.of_turns(turns), cached=cached, conversation=answered), score)
 
     async def _stage(self, outcome: Outcome, score: ScoreStep | None) -> Outcome:
         """The scoring stage: a failure to score (a judge that cannot be reached) is the sample's error,

@@ -50,6 +50,7 @@ class SampleRecord:
     primary_metric: str | None = None  # the report's headline metric, when not the first
     model_adapter: str | None = None  # generation | multiple_choice_logits | continuous_logits
     model_adapter_note: str | None = None  # why a log-likelihood mode fell back to generation
+    score_scale: float | None = None  # the top of the score's scale when it is not 1 (MT-Bench rates 1-10)
 
     STATUSES = ("correct", "wrong", "error")
 

@@ -291,7 +291,7 @@ class Benchmark:
         return Score({metric: 1.0 if correct else 0.0}, extracted, correct,
                      status="success" if extracted is not None else "parse_error")
 
-    def report_fields(self) -> dict[str, str]:
+    def report_fields(self) -> dict[str, Any]:
         """What a sample's record tells the report about aggregation, when it is not the default."""
         fields = {"model_adapter": self.model_adapter}
         if self.model_adapter_note:
@@ -321,6 +321,17 @@ class Benchmark:
         correct = verdict.passed or (rule is not None and rule.correct)
         extracted = rule.extracted if rule is not None and rule.extracted is not None else str(verdict.verdict)
         return Score(value, extracted, correct, explanation=f"judge verdict {verdict.verdict!r}")
+
+    def follow_ups(self, sample: Sample) -> list[str]:
+        """The user turns sent after the model's first reply, each with the conversation so far (MT-Bench's
+        second question); [] for one-turn benchmarks."""
+        return []
+
+    async def judge_output(self, judge: Any, key: str, sample: Sample, output: Any, answer_text: str,
+                           rule: Score | None) -> tuple[Score, Any]:
+        """Judge a sample from its whole output (models.base.ModelOutput; a multi-turn benchmark reads every
+        turn's reply in ``output.turns``); by default, its last reply by :meth:`judge_sample`."""
+        return await self.judge_sample(judge, key, sample, output.content, answer_text, rule)
 
     def given_reply(self, sample: Sample) -> str | None:
         """The sample's reply when it is known without asking the model (general_arena replays earlier

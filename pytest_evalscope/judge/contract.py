@@ -58,6 +58,9 @@ class JudgeDefinition:
     label_order: tuple[str, ...] = ()  # labels in the order the instruction lists them (default: sorted)
     reasoning_key: bool = True  # the instruction asks for a "reasoning" key (AlpacaEval's does not)
     instruction: bool = True  # append the JSON reply-format instruction (MT-Bench's prompts carry their own)
+    integer: bool = False  # numeric kind: only whole numbers (EvalScope's MT-Bench contract: "an integer")
+    json_reply: bool = True  # read a JSON object first; False: `score_pattern` only (FastChat's "[[rating]]"
+    # replies, whose explanations may quote code with braces)
 
     @property
     def numeric(self) -> bool:
@@ -97,7 +100,7 @@ def parse_verdict(reply: str, definition: JudgeDefinition) -> str | float:
     text = _THINK.sub("", reply or "").strip()
     if not text:
         raise Unparseable("empty reply")
-    objects = _json_objects(text)
+    objects = _json_objects(text) if definition.json_reply else []
     if len(objects) > 1:
         raise Unparseable(f"{len(objects)} JSON objects where exactly one is required")
     if objects:
@@ -134,6 +137,8 @@ def _checked(value: Any, definition: JudgeDefinition) -> str | float:
         low, high = definition.score_range
         if isinstance(value, bool) or math.isnan(number) or not low <= number <= high:
             raise Unparseable(f"score {value!r} is outside [{low:g}, {high:g}]")
+        if definition.integer and not number.is_integer():
+            raise Unparseable(f"score {value!r} is not a whole number")
         return number
     text = str(value).strip()
     if text in definition.scores:

@@ -47,11 +47,13 @@ class Verdict:
     attempts: int = 1
     usage: dict[str, Any] = field(default_factory=dict)
     games: list[dict[str, Any]] | None = None  # pairwise judging (pairwise.py): each game's slot, verdict and reasoning
+    turns: list[dict[str, Any]] | None = None  # per-turn rating (mt_bench.py): each turn's rating, explanation, reply
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
-        if data["games"] is None:
-            del data["games"]
+        for optional in ("games", "turns"):
+            if data[optional] is None:
+                del data[optional]
         return data
 
 

@@ -26,13 +26,29 @@ class ModelOutput:
     id: str | None = None  # the server's completion id
     # log-likelihood modes: one ChoiceScore dict per choice (logprob, is_greedy, num_tokens, num_chars, num_bytes)
     choice_scores: list[dict[str, Any]] | None = None
+    # multi-turn samples (MT-Bench): every turn's reply (to_dict), in order; the fields above are the last
+    # turn's, except usage, latency and attempts, which add up the turns
+    turns: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)  # dataclasses.asdict deep-copies; this runs once per sample
         data["usage"] = dict(self.usage)
-        if self.choice_scores is None:
-            del data["choice_scores"]
+        for optional in ("choice_scores", "turns"):
+            if data[optional] is None:
+                del data[optional]
         return data
+
+    @classmethod
+    def of_turns(cls, turns: list[ModelOutput]) -> ModelOutput:
+        """One output for a conversation: the last turn's reply, with the turns' costs added up."""
+        last = turns[-1]
+        usage: dict[str, int | None] = {}
+        for turn in turns:
+            for name, value in turn.usage.items():
+                if isinstance(value, int):
+                    usage[name] = int(usage.get(name) or 0) + value
+        return cls(last.content, last.reasoning, last.finish_reason, usage, sum(t.latency for t in turns), last.ttft,
+                   sum(t.attempts for t in turns), last.model, last.id, turns=[t.to_dict() for t in turns])
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelOutput:

@@ -81,12 +81,21 @@ def find_score(reports: dict[str, dict[str, Any]], name: str) -> tuple[float | N
         return None, 0, None
     # gate_score: what a gate compares when it is not the score (an arena's win rate: its lower bound)
     if not subset:
-        return report.get("gate_score", report["score"]), report["num"], report.get("ci95")
+        return _scaled(report, report.get("gate_score", report["score"]), report["num"], report.get("ci95"))
     for category in report["metrics"][0]["categories"]:
         for entry in category["subsets"]:
             if entry["name"] == subset:
-                return entry.get("gate_score", entry["score"]), entry["num"], entry.get("ci95")
+                return _scaled(report, entry.get("gate_score", entry["score"]), entry["num"], entry.get("ci95"))
     return None, 0, None
+
+
+def _scaled(report: dict[str, Any], score: float | None, num: int,
+            ci95: list[float] | None) -> tuple[float | None, int, list[float] | None]:
+    """Thresholds are fractions: a score on another scale (``score_scale``, MT-Bench's 10) is divided by it."""
+    scale = float(report.get("score_scale") or 1.0)
+    if scale == 1.0:
+        return score, num, ci95
+    return (None if score is None else round(score / scale, 6)), num, (None if ci95 is None else [v / scale for v in ci95])
 
 
 def evaluate_gates(thresholds: dict[str, float], reports: dict[str, dict[str, Any]], gate_on: str = "point") -> list[Gate]:

@@ -53,7 +53,8 @@ def prediction_line(record: dict[str, Any], model_id: str) -> dict[str, Any]:
         "choices": [{"message": assistant, "stop_reason": output.get("finish_reason"), "logprobs": logprobs}] if output else [],
         "usage": {"input_tokens": usage.get("input_tokens"), "output_tokens": usage.get("output_tokens"),
                   "total_tokens": usage.get("total_tokens"), "reasoning_tokens": usage.get("reasoning_tokens")},
-        "time": output.get("latency"), "metadata": None,
+        # a multi-turn sample's every reply as received (the messages hold them as sent back, reasoning left out)
+        "time": output.get("latency"), "metadata": {"turns": output["turns"]} if output.get("turns") else None,
         "error": (record.get("error") or {}).get("message"), "perf_metrics": perf if output else None,
     }
     line = {"index": record["index"], "model": model_id, "model_output": model_output,
@@ -73,7 +74,7 @@ def review_line(record: dict[str, Any]) -> dict[str, Any]:
         "explanation": (record.get("error") or {}).get("message") or record.get("explanation"),
         "metadata": {"cached": record.get("cached", False), "verdict": record["status"], "benchmark": record["benchmark"],
                      "category": record.get("category", "default"), "metric": record["metric"],
-                     **{k: record[k] for k in ("aggregation", "primary_metric", "model_adapter", "judge", "error")
+                     **{k: record[k] for k in ("aggregation", "primary_metric", "model_adapter", "judge", "error", "score_scale")
                         if record.get(k) is not None}},
         "main_score_name": record["metric"], "status": status,
     }
@@ -101,7 +102,7 @@ def record_from_review(suite: str, subset: str, line: dict[str, Any]) -> dict[st
             "repeat": line.get("repeat", 0), "status": meta.get("verdict", "error"), "score": score["value"],
             "extracted": score.get("extracted_prediction"), "score_status": score.get("status"),
             "category": meta.get("category", "default"), "metric": meta.get("metric", next(iter(score["value"]))),
-            "cached": True, **{k: meta[k] for k in ("aggregation", "primary_metric", "judge", "error") if k in meta}}
+            "cached": True, **{k: meta[k] for k in ("aggregation", "primary_metric", "judge", "error", "score_scale") if k in meta}}
 
 
 class OutputWriter:

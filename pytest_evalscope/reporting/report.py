@@ -69,6 +69,8 @@ def interval(values: list[float]) -> list[float] | None:
         return wilson_interval(sum(values), n)
     mean = statistics.fmean(values)
     half = Z95 * statistics.stdev(values) / math.sqrt(n) if n > 1 else 0.0
+    if any(not 0.0 <= v <= 1.0 for v in values):  # not fractions (MT-Bench's 1-10 ratings): no [0, 1] bounds
+        return [round(mean - half, 4), round(mean + half, 4)]
     return [round(max(0.0, mean - half), 4), round(min(1.0, mean + half), 4)]
 
 
@@ -204,6 +206,7 @@ def build_report(suite: str, meta: dict[str, Any], model_id: str, records: list[
         "ci95": head["_ci"], "primary_metric": head["name"], "repeats": repeats,
         "model_adapter": records[0].get("model_adapter", "generation") if records else "generation",
         **({"model_adapter_note": records[0]["model_adapter_note"]} if records and records[0].get("model_adapter_note") else {}),
+        **({"score_scale": records[0]["score_scale"]} if records and records[0].get("score_scale") else {}),
         "execution_summary": {"requested": len(records), "succeeded": len(records) - errors, "errored": errors,
                               "cached": sum(bool(r.get("cached")) for r in records)},
         "schema_version": SCHEMA_VERSION,

@@ -64,7 +64,7 @@ class Scorer:
                 return Scored(rule, reasoning)
         if self.judge is None:
             raise ModelError("judge_missing", f"{benchmark.name} needs a judge model (judge_model_args)")
-        score, verdict = await benchmark.judge_sample(self.judge, key, sample, output.content, answer_text, rule)
+        score, verdict = await benchmark.judge_output(self.judge, key, sample, output, answer_text, rule)
         return Scored(score, reasoning, verdict)
 
     async def _rule(self, benchmark: Benchmark, sample: Sample, answer_text: str) -> Score:

@@ -127,7 +127,9 @@ def _answer_part(reply: str) -> str:
 # MARKER is better, strongly. When both or neither hold it, the judge has a planted position bias: it
 # prefers slot A with probability POSITION_BIAS (a weak A>B, from a hash of the prompt, so a repeated
 # request gets the same verdict), and otherwise calls a tie (AlpacaEval, which has no tie, picks M).
-# MT-Bench's single-answer prompts are rated 9 when the answer holds the marker and 3 otherwise.
+# MT-Bench's single-answer prompts (EvalScope's, FastChat's) rate the answer asked about (a conversation's
+# last): the rating planted in it (:func:`plant`, ``[[rate 7]]``), else 9 when it holds the marker and 3
+# otherwise; an answer holding UNRATABLE gets a reply with no rating at all (a malformed verdict).
 
 MARKER = "[[marked]]"
 POSITION_BIAS = 0.3
@@ -136,7 +138,11 @@ _ARENA = re.compile(r"<\|User Prompt\|>\n(.*?)\n\n<\|The Start of Assistant A's 
 _ALPACA = re.compile(r'"instruction": "(.*?)"\n}\n\n## Model Outputs.*?"model_identifier": "m",\n        "output": "(.*?)"\n    },'
                      r'.*?"model_identifier": "M",\n        "output": "(.*?)"\n    }\n}', re.S)
 _MT_SINGLE = re.compile(r"\[The Start of Assistant's Answer\]\n(.*?)\n\[The End of Assistant's Answer\]", re.S)
-_MT_MULTI = re.compile(r"### Assistant A:\n(.*?)\n\n<\|The End of Assistant A's Conversation with User\|>", re.S)
+_MT_CONVERSATIONS = (("<|The End of Assistant's Conversation with User|>", "### Assistant:\n"),  # EvalScope's
+                     ("<|The End of Assistant A's Conversation with User|>", "### Assistant A:\n"))  # FastChat's
+_MT_CONTRACT = '"score": an integer >= 1 and <= 10'  # EvalScope's MT-Bench reply contract
+_PLANTED = re.compile(r"\[\[rate (\d+)\]\]")
+UNRATABLE = "[[unratable]]"
 
 
 def leans_first(text: str) -> bool:
@@ -160,8 +166,44 @@ def alpaca_verdict(output_m: str, output_big_m: str, prompt: str) -> str:
     return "m" if leans_first(prompt) else "M"
 
 
-def mt_bench_rating(answer: str) -> int:
+def plant(rating: int) -> str:
+    """The text that makes the oracle judge rate an MT-Bench answer `rating`."""
+    return f"[[rate {rating}]]"
+
+
+def mt_bench_rating(answer: str) -> int | None:
+    if UNRATABLE in answer:
+        return None
+    planted = _PLANTED.search(answer)
+    if planted:
+        return int(planted.group(1))
     return 9 if MARKER in answer else 3
+
+
+def mt_bench_answer(content: str) -> str | None:
+    """The answer an MT-Bench judge prompt asks about: a conversation's last, or the single one; None for
+    any other prompt."""
+    for end, head in _MT_CONVERSATIONS:
+        if end in content:
+            return content.split(end, 1)[0].rsplit(head, 1)[-1].removesuffix("\n\n")
+    found = _MT_SINGLE.search(content)
+    return found.group(1) if found else None
+
+
+def mt_bench_reply(content: str, style: int = 0) -> str | None:
+    """The oracle's reply to an MT-Bench judge prompt, in the form its protocol asks for (and, for
+    EvalScope's, now and then in FastChat's form, which is read too)."""
+    answer = mt_bench_answer(content)
+    if answer is None or ("[[rating]]" not in content and _MT_CONTRACT not in content):
+        return None
+    rating = mt_bench_rating(answer)
+    if rating is None:
+        return "This answer cannot be rated."
+    if "[[rating]]" in content:
+        return f"The answer was checked against the question.\n\nRating: [[{rating}]]"
+    body = json.dumps({"explanation": "rated by the oracle", "score": rating})
+    forms = (body, f"```json\n{body}\n```", f"<think>\nRate it {rating}.\n</think>\n{body}", f"Checked.\n\nRating: [[{rating}]]")
+    return forms[style % len(forms)]
 
 
 def pairwise_reply(content: str, style: int = 0) -> str | None:
@@ -177,7 +219,23 @@ def pairwise_reply(content: str, style: int = 0) -> str | None:
     if found:
         verdict = alpaca_verdict(found.group(2), found.group(3), content)
         return (json.dumps({"verdict": verdict}), verdict)[style % 2]
-    found = _MT_MULTI.search(content) or _MT_SINGLE.search(content)
-    if found and "[[rating]]" in content:
-        return f"The answer was checked against the question.\n\nRating: [[{mt_bench_rating(found.group(1))}]]"
-    return None
+    return mt_bench_reply(content, style)
+
+
+def mt_bench_candidate(questions: list[dict[str, Any]], seed: int = 0,
+                       unratable: frozenset[int] = frozenset()) -> tuple[dict[str, str], dict[int, tuple[int, int]]]:
+    """Replies to both turns of each MT-Bench question (FastChat's records), each with a planted rating,
+    and the (turn 1, turn 2) ratings the oracle judge will give, by question_id. Every third first reply
+    opens with a <think> block (the second turn's request must carry the reply without it); the second
+    replies of `unratable` questions get a malformed verdict instead of a rating."""
+    rng = random.Random(seed)
+    replies: dict[str, str] = {}
+    ratings: dict[int, tuple[int, int]] = {}
+    for n, question in enumerate(questions):
+        first, second = rng.randint(1, 10), rng.randint(1, 10)
+        qid = question["question_id"]
+        think = "<think>\nWhat is asked?\n</think>\n" if n % 3 == 0 else ""
+        replies[question["turns"][0]] = f"{think}First answer to {qid}. {plant(first)}"
+        replies[question["turns"][1]] = f"Second answer to {qid}. " + (UNRATABLE if qid in unratable else plant(second))
+        ratings[qid] = (first, second)
+    return replies, ratings

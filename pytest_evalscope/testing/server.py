@@ -31,6 +31,9 @@ Chinese SimpleQA's, EvalScope's generic pattern or numeric template) is graded b
 ``testing/judge_oracle.py``; its reply form (bare JSON, fenced, after ``<think>``) varies with the
 prompt. Other requests fall through to the oracle. Faults and latency apply to both.
 
+With ``record_requests``, ``stats()["received"]`` lists every chat request's messages (the two-turn
+request shape of MT-Bench is checked on them).
+
 Bounds: after ``max_requests`` chat requests (later ones get 503) or ``max_seconds`` the server
 shuts itself down, so a forgotten server never outlives a test run.
 """
@@ -82,6 +85,7 @@ class ServerConfig:
     max_seconds: float | None = 600.0
     stream_chunk_tokens: int = 3
     judge: bool = False  # answer grader prompts as an oracle judge (testing/judge_oracle.py) before the oracle
+    record_requests: bool = False  # keep every chat request's messages; stats() lists them as "received"
 
     def __post_init__(self) -> None:
         self.fault_kinds = tuple(self.fault_kinds)
@@ -201,6 +205,7 @@ class OracleServer:
         self._by_key: dict[str, list[int]] = {}  # key -> [requests, completed]
         self._faults: dict[str, int] = {}
         self._requests = self._completed = self._inflight = self._peak = 0
+        self._received: list[Any] = []
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
@@ -255,8 +260,11 @@ class OracleServer:
         from another thread: the copies below are single C-level calls under the GIL.
         """
         by_key = {k: {"requests": n, "completed": m} for k, (n, m) in list(self._by_key.items())}
-        return {"requests": self._requests, "completed": self._completed, "by_key": by_key,
-                "faults": dict(self._faults), "max_concurrent": self._peak}
+        stats = {"requests": self._requests, "completed": self._completed, "by_key": by_key,
+                 "faults": dict(self._faults), "max_concurrent": self._peak}
+        if self.config.record_requests:
+            stats["received"] = list(self._received)
+        return stats
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -331,6 +339,8 @@ class OracleServer:
             req.keep = False
             return _error(503, "server request bound reached", keep=False)
         content = _text(user[-1].get("content")) if user else ""
+        if self.config.record_requests:
+            self._received.append(messages)
         matched, reply = self._lookup(content)
         key = content if matched is None else matched
         counts = self._by_key.setdefault(key, [0, 0])
