@@ -82,6 +82,16 @@ def expected_games(candidate: str, opponent: str) -> list[tuple[str, str]]:
     return out
 
 
+def planted_win_rate(p_a: float, p_b: float) -> float:
+    """The Bradley–Terry win rate of a over b that the oracle judge plants: a prompt where only one answer
+    is marked is won strongly (weight 3) in both games; elsewhere the position bias gives slot A a weak win
+    with probability POSITION_BIAS (judge_oracle.py), else a tie: over the two games each model expects one
+    win in two, whatever the bias."""
+    only_a, only_b = p_a * (1 - p_b), p_b * (1 - p_a)
+    rest = 1 - only_a - only_b
+    return (6 * only_a + rest) / (6 * only_a + 6 * only_b + 2 * rest)
+
+
 def _report(run: Path) -> dict[str, Any]:
     data = json.loads((run / "reports/arena/general_arena.json").read_text())
     data.pop("perf_metrics", None)
@@ -116,6 +126,8 @@ def test_three_runs_ordering_matrix_and_position_figures_serial_and_xdist(
         consistent = sum((("tie" if one == "A=B" else "win" if one.startswith("A") else "loss")
                           == ("tie" if two == "A=B" else "loss" if two.startswith("A") else "win")) for one, two in pairs)
         assert report["arena"]["subsets"][name]["position_consistency"] == round(consistent / len(pairs), 4)
+        # the planted win rate (each model marks a share STRENGTH of its answers) lies within the interval
+        assert entry["ci95"][0] <= planted_win_rate(STRENGTH[a], STRENGTH[b]) <= entry["ci95"][1], name
     overall = report["arena"]["leaderboard"][0]["entries"]
     assert [e["model"] for e in overall] == ["strong", "middle", "weak"]
     assert board.startswith("=== OVERALL LEADERBOARD ===\nModel   ")
