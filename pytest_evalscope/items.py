@@ -96,8 +96,12 @@ class SampleItem(pytest.Item):
         messages = self.messages()
         follow_ups = self.benchmark.follow_ups(self.sample)
         if follow_ups:
-            return self.runtime.pipeline.conversation_cached(self.key, messages, follow_ups, self.runtime.fingerprint)
-        return self.runtime.pipeline.is_cached(self.key, self.runtime.fingerprint(messages, self._continuations))
+            return self.runtime.pipeline.conversation_cached(self.key, messages, follow_ups, self._fingerprint)
+        return self.runtime.pipeline.is_cached(self.key, self._fingerprint(messages))
+
+    def _fingerprint(self, messages: list[dict[str, str]]) -> str:
+        settings = None if self._continuations is not None else self.runtime.generation_for(self.benchmark, self.sample)
+        return self.runtime.fingerprint(messages, self._continuations, settings)
 
     def submit(self) -> None:
         pipeline = self.runtime.pipeline
@@ -107,11 +111,11 @@ class SampleItem(pytest.Item):
         elif not pipeline.submitted(self.key):
             messages = self.messages()
             follow_ups = self.benchmark.follow_ups(self.sample)
+            settings = None if self._continuations is not None else self.runtime.generation_for(self.benchmark, self.sample)
             if follow_ups:  # a multi-turn sample: each later turn holds the model's earlier replies
-                pipeline.submit_conversation(self.key, messages, follow_ups, self.runtime.fingerprint, self._score)
+                pipeline.submit_conversation(self.key, messages, follow_ups, self._fingerprint, self._score, settings)
                 return
-            pipeline.submit(self.key, messages, self.runtime.fingerprint(messages, self._continuations),
-                            self._continuations, self._score)
+            pipeline.submit(self.key, messages, self._fingerprint(messages), self._continuations, self._score, settings)
 
     async def _score(self, scorer: Scorer, output: ModelOutput) -> Scored:
         """This sample's scoring stage; it runs on the pipeline's loop, as soon as the reply is in."""

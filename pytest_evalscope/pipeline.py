@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -78,14 +79,17 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self._semaphore: asyncio.Semaphore | None = None
         self._model: ModelAPI | None = None
+        self._variants: dict[str, ModelAPI] = {}  # the model with other generation settings, by settings
         self.fatal: ModelError | None = None  # the first reply that rules out every later request
 
     # ------------------------------------------------------------ caller side (pytest's thread)
 
     def submit(self, key: str, messages: list[dict[str, str]], fingerprint: str,
-               continuations: list[str] | None = None, score: ScoreStep | None = None) -> None:
+               continuations: list[str] | None = None, score: ScoreStep | None = None,
+               settings: dict[str, Any] | None = None) -> None:
         """Ask for a reply to `messages` (or, with `continuations`, each one's log-likelihood after them),
-        then, with `score`, for its score: both happen on the loop, the item only waits for the outcome."""
+        then, with `score`, for its score: both happen on the loop, the item only waits for the outcome.
+        `settings`: this request's generation_config, when not the run's (ModelAPI.with_generation)."""
         if key in self._futures:
             return
         hit = self.cached.get((key, fingerprint))
@@ -96,17 +100,18 @@ class Pipeline:
             future = asyncio.run_coroutine_threadsafe(self._stage(Outcome(ModelOutput.from_dict(hit), cached=True), score),
                                                       self._ensure_loop())
         else:
-            future = asyncio.run_coroutine_threadsafe(self._call(key, messages, fingerprint, continuations, score),
+            future = asyncio.run_coroutine_threadsafe(self._call(key, messages, fingerprint, continuations, score, settings),
                                                       self._ensure_loop())
         self._futures[key] = future
 
     def submit_conversation(self, key: str, messages: list[dict[str, str]], follow_ups: list[str],
-                            fingerprint_of: Fingerprint, score: ScoreStep | None = None) -> None:
+                            fingerprint_of: Fingerprint, score: ScoreStep | None = None,
+                            settings: dict[str, Any] | None = None) -> None:
         """Ask for a reply to `messages`, then to each of `follow_ups` with the conversation so far; then,
         with `score`, for the score of the whole conversation (its outcome's output is the last reply)."""
         if key not in self._futures:
             self._futures[key] = asyncio.run_coroutine_threadsafe(
-                self._converse(key, messages, follow_ups, fingerprint_of, score), self._ensure_loop())
+                self._converse(key, messages, follow_ups, fingerprint_of, score, settings), self._ensure_loop())
 
     def conversation_cached(self, key: str, messages: list[dict[str, str]], follow_ups: list[str],
                             fingerprint_of: Fingerprint) -> bool:
@@ -156,7 +161,8 @@ class Pipeline:
         loop = self._loop
         if loop is None:
             return
-        for closing in (self._model, self._scorer.judge if self._scorer is not None else None):
+        variants = [m for m in self._variants.values() if m is not self._model]
+        for closing in (self._model, *variants, self._scorer.judge if self._scorer is not None else None):
             if closing is None:
                 continue
             try:
@@ -181,7 +187,8 @@ class Pipeline:
         return self._loop
 
     async def _call(self, key: str, messages: list[dict[str, str]], fingerprint: str,
-                    continuations: list[str] | None, score: ScoreStep | None = None) -> Outcome:
+                    continuations: list[str] | None, score: ScoreStep | None = None,
+                    settings: dict[str, Any] | None = None) -> Outcome:
         if self._semaphore is None:
             self._semaphore = asyncio.Semaphore(self.concurrency)
         async with self._semaphore:
@@ -191,7 +198,7 @@ class Pipeline:
                 self._model = self.model_factory()
             try:
                 if continuations is None:
-                    output = await self._model.generate(messages)
+                    output = await self._model_for(settings).generate(messages)
                 else:
                     output = await self._score(messages, continuations)
             except ModelError as exc:
@@ -204,8 +211,19 @@ class Pipeline:
             self.journal.append(key, fingerprint, output.to_dict())
         return await self._stage(Outcome(output), score)
 
+    def _model_for(self, settings: dict[str, Any] | None) -> ModelAPI:
+        """The model, or its variant sending `settings` (the model itself where the backend has none)."""
+        assert self._model is not None
+        if settings is None:
+            return self._model
+        name = json.dumps(settings, sort_keys=True, default=str)
+        if name not in self._variants:
+            self._variants[name] = self._model.with_generation(settings) or self._model
+        return self._variants[name]
+
     async def _converse(self, key: str, messages: list[dict[str, str]], follow_ups: list[str],
-                        fingerprint_of: Fingerprint, score: ScoreStep | None) -> Outcome:
+                        fingerprint_of: Fingerprint, score: ScoreStep | None,
+                        settings: dict[str, Any] | None = None) -> Outcome:
         """Each turn from the journal of an earlier run, or asked now (and journaled); a failed turn is the
         sample's error, with the turns answered before it kept."""
         turns: list[ModelOutput] = []
@@ -218,7 +236,7 @@ class Pipeline:
             hit = self.cached.get((turn_key(key, turn + 1), fp))
             if hit is None:
                 cached = False
-                asked = await self._call(turn_key(key, turn + 1), conversation, fp, None)
+                asked = await self._call(turn_key(key, turn + 1), conversation, fp, None, settings=settings)
                 if asked.output is None:
                     return Outcome(ModelOutput.of_turns(turns) if turns else None, asked.error, conversation=answered)
             turns.append(ModelOutput.from_dict(hit) if hit is not None else asked.output)  # type: ignore[arg-type]

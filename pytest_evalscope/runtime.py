@@ -21,7 +21,7 @@ from .cache import Journal, fingerprint, load_replies
 from .config import TaskConfig
 from .items import SampleItem, Suite
 from .judge import Judge, JudgeCache, judge_spec, settings_of
-from .models import ModelError, ModelPool, candidate_spec, supports_images, supports_loglikelihood
+from .models import ModelError, ModelPool, can, candidate_spec, supports_images, supports_loglikelihood
 from .params import ConfigError
 from .pipeline import Pipeline
 from .registry import create_benchmark
@@ -78,6 +78,10 @@ class EvalRuntime:
             benchmark = create_benchmark(suite.benchmark, args, seed=self.config.seed, hub=self.config.dataset_hub,
                                          cache_dir=self.config.dataset_dir,
                                          sandbox_isolation=self.config.sandbox_isolation or "auto")
+            if benchmark.varies_generation and not can(self.config.eval_type or "service", "generation_variants"):
+                warnings.warn(f"evalscope: {suite.name}: eval_type {self.config.eval_type} sends every request with the "
+                              "run's generation_config; the benchmark's own settings per sample are not applied",
+                              UserWarning, stacklevel=1)
             if benchmark.scores_loglikelihood and not supports_loglikelihood(self.config):
                 benchmark.fall_back_to_generation(
                     f"eval_type {self.config.eval_type} models return text, not log-likelihoods")
@@ -163,11 +167,19 @@ class EvalRuntime:
         judge = Judge(settings_of(self.config), lambda: self.models.get("judge"), spec.batch_size, journal, journaled, cache)
         return Scorer(self.config.judge_strategy, judge)
 
-    def fingerprint(self, messages: list[dict[str, str]], continuations: list[str] | None = None) -> str:
+    def fingerprint(self, messages: list[dict[str, str]], continuations: list[str] | None = None,
+                    settings: dict[str, Any] | None = None) -> str:
         c = self.config
         if continuations is not None:  # a log-likelihood request: decoding settings play no part
             return fingerprint(c.model, c.eval_type, {"continuations": continuations}, messages)
-        return fingerprint(c.model, c.eval_type, c.generation_config, messages)
+        return fingerprint(c.model, c.eval_type, c.generation_config if settings is None else settings, messages)
+
+    def generation_for(self, benchmark: Benchmark, sample: Sample) -> dict[str, Any] | None:
+        """The sample's generation_config when its benchmark sets its own (MT-Bench's temperature by
+        category) and the backend can send it; None: the run's."""
+        if not benchmark.varies_generation or not can(self.config.eval_type or "service", "generation_variants"):
+            return None
+        return benchmark.generation_config(sample, dict(self.config.generation_config))
 
     def import_client_early(self) -> None:
         """Start importing the openai client now, on a thread of its own. The import takes about a second

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_evalscope.benchmarks.mt_bench import read_fastchat
+from pytest_evalscope.benchmarks.mt_bench import TEMPERATURES, read_fastchat
 from pytest_evalscope.datasets.local import DatasetError
 from pytest_evalscope.judge.contract import Unparseable, parse_verdict
 from pytest_evalscope.judge.mt_bench import Conversation, turn_definition
@@ -208,16 +208,21 @@ def test_planted_ratings_are_recovered_exactly_serial_and_xdist(pytester: pytest
     assert_two_turn_requests(received[0], replies)
 
 
-def assert_two_turn_requests(received: list[list[dict[str, str]]], replies: dict[str, str]) -> None:
-    """Each question was asked once per turn, and the second request holds the model's own first reply."""
-    asked = [m for m in received if m[0]["role"] != "system"]  # the judge's requests open with a system prompt
+def assert_two_turn_requests(received: list[dict[str, Any]], replies: dict[str, str]) -> None:
+    """Each question was asked once per turn, the second request holding the model's own first reply, both
+    at the category's temperature with max_tokens 1024 (EvalScope's protocol; the run set neither)."""
+    asked = [r for r in received if r["messages"][0]["role"] != "system"]  # the judge's open with a system prompt
     assert len(asked) == 160
+    settings = {(r["temperature"], r["max_tokens"]) for r in asked}
+    assert settings == {(0.7, 1024), (0.0, 1024), (0.1, 1024)}
     for q in QUESTIONS:
         first, second = q["turns"]
         answer, _ = split_reasoning(replies[first])
-        assert asked.count([{"role": "user", "content": first}]) == 1
-        assert asked.count([{"role": "user", "content": first}, {"role": "assistant", "content": answer},
-                            {"role": "user", "content": second}]) == 1
+        shapes = [[{"role": "user", "content": first}],
+                  [{"role": "user", "content": first}, {"role": "assistant", "content": answer}, {"role": "user", "content": second}]]
+        for shape in shapes:
+            matching = [r for r in asked if r["messages"] == shape]
+            assert len(matching) == 1 and matching[0]["temperature"] == TEMPERATURES[q["category"]], (q["question_id"], shape)
         assert "<think>" not in answer
 
 
@@ -278,7 +283,7 @@ def test_sigkill_then_use_cache_asks_no_turn_and_no_rating_twice(pytester: pytes
         stats = second.stats()
     passing = sum(min(r) >= 6 for r in ratings.values())
     result.assert_outcomes(passed=passing, failed=80 - passing)
-    judge_asked = sum(m[0]["role"] == "system" for m in stats["received"])
+    judge_asked = sum(r["messages"][0]["role"] == "system" for r in stats["received"])
     # nothing journaled before the kill is asked again: neither a turn's reply nor a turn's rating
     assert stats["requests"] - judge_asked == 160 - turns_before
     assert judge_asked == 160 - ratings_before
@@ -315,3 +320,26 @@ def test_a_malformed_rating_or_a_failed_turn_is_an_error_not_a_score(pytester: p
     assert report["execution_summary"]["errored"] == 3 and report["num"] == 3
     assert report["judge_summary"]["errors"] == 2
     assert "judge_unparsed after 2 attempt(s): the judge's verdict does not parse" in result.stdout.str()
+
+
+def test_category_settings_reach_backends_that_can_vary_them(tmp_path: Path) -> None:
+    from pytest_evalscope.config import TaskConfig
+    from pytest_evalscope.items import Suite
+    from pytest_evalscope.runtime import EvalRuntime
+
+    def runtime(eval_type: str, generation: dict[str, Any]) -> tuple[EvalRuntime, Any]:
+        config = TaskConfig.from_layers([("test", {"model": "m", "eval_type": eval_type, "generation_config": generation,
+                                                   "api_url": "http://127.0.0.1:9/v1",
+                                                   "dataset_args": {"mt_bench": {"local_path": str(DATA)}}})])
+        rt = EvalRuntime(config, tmp_path, "main")
+        return rt, rt.benchmark_for(Suite("mt_bench"))
+
+    rt, benchmark = runtime("service", {"temperature": 0.3, "max_tokens": 300, "top_p": 0.9})
+    writing, math = samples(benchmark)[81], samples(benchmark)[111]
+    assert rt.generation_for(benchmark, writing) == {"temperature": 0.7, "max_tokens": 300, "top_p": 0.9}
+    assert rt.generation_for(benchmark, math) == {"temperature": 0.0, "max_tokens": 300, "top_p": 0.9}
+    assert rt.fingerprint([{"role": "user", "content": "x"}], settings=rt.generation_for(benchmark, math)) != \
+        rt.fingerprint([{"role": "user", "content": "x"}])  # a resumed run never mixes replies made otherwise
+    with pytest.warns(UserWarning, match="mt_bench: eval_type checkpoint sends every request with the run's generation_config"):
+        rt, benchmark = runtime("checkpoint", {})
+    assert rt.generation_for(benchmark, writing) is None

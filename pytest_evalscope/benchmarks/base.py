@@ -104,6 +104,8 @@ class Benchmark:
     sends_images: ClassVar[bool] = False
     # dataset_args keys beyond ARG_KEYS that this adapter reads (image benchmarks: max_image_bytes)
     own_arg_keys: ClassVar[tuple[str, ...]] = ()
+    # sets generation settings per sample (`generation_config`; MT-Bench's temperature by category)
+    varies_generation: ClassVar[bool] = False
 
     def __init__(self, args: dict[str, Any] | None = None, *, seed: int = 42, hub: str | None = None,
                  cache_dir: str | None = None, sandbox_isolation: str = "auto") -> None:
@@ -321,6 +323,11 @@ class Benchmark:
         correct = verdict.passed or (rule is not None and rule.correct)
         extracted = rule.extracted if rule is not None and rule.extracted is not None else str(verdict.verdict)
         return Score(value, extracted, correct, explanation=f"judge verdict {verdict.verdict!r}")
+
+    def generation_config(self, sample: Sample, run: dict[str, Any]) -> dict[str, Any]:
+        """The generation_config `sample` is asked with, given the run's (for adapters that set
+        `varies_generation`; backends without the generation_variants ability keep the run's)."""
+        return run
 
     def follow_ups(self, sample: Sample) -> list[str]:
         """The user turns sent after the model's first reply, each with the conversation so far (MT-Bench's

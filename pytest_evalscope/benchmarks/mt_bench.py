@@ -32,6 +32,11 @@ from ..scoring.numeric import split_reasoning
 from .base import Benchmark, Sample, Score
 
 CATEGORIES = ["writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities"]
+# The protocol's sampling temperature by category (FastChat's, as EvalScope 1.14.1 sets it), and its
+# max_tokens when the run sets none
+TEMPERATURES = {"writing": 0.7, "roleplay": 0.7, "extraction": 0.0, "math": 0.0, "coding": 0.0, "reasoning": 0.0,
+                "stem": 0.1, "humanities": 0.1}
+MAX_TOKENS = 1024
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -67,6 +72,7 @@ class MTBench(Benchmark):
     scoring_policy = "judge_only"
     explain_failures = True
     score_scale = 10.0  # ratings run 1-10: a threshold (a fraction) is compared with score / 10
+    varies_generation = True
     extra_params: ClassVar[dict[str, Any]] = {"protocol": "evalscope", "pass_rating": 6}
 
     def _apply_args(self) -> None:
@@ -102,6 +108,7 @@ class MTBench(Benchmark):
             raise ValueError(f"question {question_id} ({subset}) has no reference answers for its two turns")
         return Sample(index=index, subset=subset, input=turns[0], target="",
                       metadata={"question_id": question_id, "category": subset, "turns": list(turns),
+                                "temperature": TEMPERATURES[subset],
                                 "references": references if subset in REFERENCE_CATEGORIES else None})
 
     def _references(self, record: dict[str, Any]) -> list[str] | None:
@@ -113,6 +120,10 @@ class MTBench(Benchmark):
         return None
 
     # ------------------------------------------------------------ two turns, rated by the judge
+
+    def generation_config(self, sample: Sample, run: dict[str, Any]) -> dict[str, Any]:
+        # EvalScope's: the category's temperature replaces the run's; max_tokens 1024 unless the run sets it
+        return {**run, "temperature": TEMPERATURES[sample.subset], "max_tokens": run.get("max_tokens") or MAX_TOKENS}
 
     def follow_ups(self, sample: Sample) -> list[str]:
         return list(sample.metadata["turns"][1:])

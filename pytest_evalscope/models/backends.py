@@ -7,7 +7,7 @@ from .base import ModelAPI
 from .registry import ModelSpec, register_backend
 
 
-@register_backend("service", aliases=("openai_api", "server"), abilities=("generate", "images"))
+@register_backend("service", aliases=("openai_api", "server"), abilities=("generate", "images", "generation_variants"))
 def service(spec: ModelSpec) -> ModelAPI:
     from ..params import ConfigError
     from .openai_api import OpenAIServiceModel
@@ -28,7 +28,7 @@ def checkpoint(spec: ModelSpec) -> ModelAPI:
                              hub=spec.hub if spec.hub != "local" else None)
 
 
-@register_backend("mock", aliases=("mock_llm",), abilities=("generate", "images"))
+@register_backend("mock", aliases=("mock_llm",), abilities=("generate", "images", "generation_variants"))
 def mock(spec: ModelSpec) -> ModelAPI:
     from .mock import MockModel
 

@@ -76,5 +76,11 @@ class ModelAPI(ABC):
     async def generate(self, messages: list[dict[str, str]]) -> ModelOutput:
         """Answer one conversation, or raise ModelError."""
 
+    def with_generation(self, generation_config: dict[str, Any]) -> ModelAPI | None:
+        """A model like this one whose requests carry `generation_config` instead (MT-Bench's temperature by
+        category); None when the backend cannot vary it per request. Backends that can declare the
+        ``generation_variants`` ability (models/registry.py)."""
+        return None
+
     async def aclose(self) -> None:  # noqa: B027  (optional hook)
         """Release connections."""

@@ -24,6 +24,9 @@ class MockModel(ModelAPI):
         self.response = str(model_args.get("response", "This is a mock response."))
         self.latency = float(model_args.get("latency", 0.0))
 
+    def with_generation(self, generation_config: dict[str, Any]) -> MockModel:
+        return self  # the mock's reply does not depend on generation settings
+
     async def generate(self, messages: list[dict[str, Any]]) -> ModelOutput:
         if self.latency:
             await asyncio.sleep(self.latency)

@@ -99,6 +99,7 @@ class OpenAIServiceModel(ModelAPI):
         check_model_args(model_args)
         check_generation_config(generation_config)
         self.name = name
+        self._made_with = (name, api_url, api_key, dict(model_args))
         self.client_args = {"base_url": api_url, "api_key": api_key, **model_args}
         if "max_retries" not in model_args:
             self.client_args["max_retries"] = parse_int(generation_config.get("retries", DEFAULT_MAX_RETRIES), "generation_config.retries", 0)
@@ -125,6 +126,10 @@ class OpenAIServiceModel(ModelAPI):
             base = next(c for c in type(self._client._client).__mro__ if c.__name__ == "AsyncClient")
             self._response_cls = importlib.import_module(base.__module__.split(".")[0]).Response
         return self._client
+
+    def with_generation(self, generation_config: dict[str, Any]) -> OpenAIServiceModel:
+        # its own client: requests of one client share one request template
+        return OpenAIServiceModel(*self._made_with, generation_config)
 
     async def aclose(self) -> None:
         if self._client is not None:

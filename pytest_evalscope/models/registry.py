@@ -54,7 +54,9 @@ class Backend:
     name: str
     factory: Callable[[ModelSpec], ModelAPI]
     aliases: tuple[str, ...] = ()
-    abilities: frozenset[str] = frozenset({"generate"})  # generate, loglikelihood, images (image_url parts)
+    # generate, loglikelihood, images (image_url parts), generation_variants (ModelAPI.with_generation:
+    # settings per request)
+    abilities: frozenset[str] = frozenset({"generate"})
 
 
 _BACKENDS: dict[str, Backend] = {}

@@ -31,8 +31,8 @@ Chinese SimpleQA's, EvalScope's generic pattern or numeric template) is graded b
 ``testing/judge_oracle.py``; its reply form (bare JSON, fenced, after ``<think>``) varies with the
 prompt. Other requests fall through to the oracle. Faults and latency apply to both.
 
-With ``record_requests``, ``stats()["received"]`` lists every chat request's messages (the two-turn
-request shape of MT-Bench is checked on them).
+With ``record_requests``, ``stats()["received"]`` lists every chat request's JSON body (MT-Bench's
+two-turn requests and their temperatures are checked on them).
 
 Bounds: after ``max_requests`` chat requests (later ones get 503) or ``max_seconds`` the server
 shuts itself down, so a forgotten server never outlives a test run.
@@ -85,7 +85,7 @@ class ServerConfig:
     max_seconds: float | None = 600.0
     stream_chunk_tokens: int = 3
     judge: bool = False  # answer grader prompts as an oracle judge (testing/judge_oracle.py) before the oracle
-    record_requests: bool = False  # keep every chat request's messages; stats() lists them as "received"
+    record_requests: bool = False  # keep every chat request's body; stats() lists them as "received"
 
     def __post_init__(self) -> None:
         self.fault_kinds = tuple(self.fault_kinds)
@@ -340,7 +340,7 @@ class OracleServer:
             return _error(503, "server request bound reached", keep=False)
         content = _text(user[-1].get("content")) if user else ""
         if self.config.record_requests:
-            self._received.append(messages)
+            self._received.append(payload)
         matched, reply = self._lookup(content)
         key = content if matched is None else matched
         counts = self._by_key.setdefault(key, [0, 0])
