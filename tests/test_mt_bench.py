@@ -188,13 +188,17 @@ def test_planted_ratings_are_recovered_exactly_serial_and_xdist(pytester: pytest
     pytester.makepyfile(eval_mt_bench=SUITE)
     passing = sum(min(r) >= 6 for r in ratings.values())
     score = round(fmean((a + b) / 2 for a, b in ratings.values()), 4)
+    math = expected_report(ratings)["mean_judge_score"]["math"][1]
+    gates = [f"--evalscope-threshold=mt_bench={score / 10 - 0.001:.4f}", f"--evalscope-threshold=mt_bench/math={math / 10 + 0.001:.4f}"]
     runs, received = [], []
     for workers in ("0", "2"):
         with serve_in_subprocess(ServerConfig(oracle=replies, judge=True, record_requests=True, max_seconds=300)) as server:
-            result = pytester.runpytest(*args_for(server, "-n", workers, f"--evalscope-threshold=mt_bench={score / 10 - 0.001:.4f}"))
+            result = pytester.runpytest(*args_for(server, "-n", workers, *gates))
             received.append(server.stats()["received"])
         result.assert_outcomes(passed=passing, failed=80 - passing)
-        assert f"mt_bench: {score / 10:.4f} >= " in result.stdout.str()  # a gate is a fraction of the 10-point scale
+        # a gate is a fraction of the 10-point scale: met for the suite, missed for its math subset
+        assert f"mt_bench: {score / 10:.4f} >= " in result.stdout.str()
+        assert f"mt_bench/math: {math / 10:.4f} < " in result.stdout.str()
         runs.append(comparable(latest(pytester.path)))
     assert runs[0] == runs[1]
     report = runs[0][0]
@@ -248,6 +252,8 @@ def test_records_keep_both_replies_and_the_conversation(pytester: pytest.Pyteste
     assert [t["rating"] for t in judged["turns"]] == [first, second]
     assert score["extracted_prediction"] == f"{first}/{second}"
     assert score["metadata"]["verdict"] == ("correct" if min(first, second) >= 3 else "wrong")
+    report = json.loads((run / "reports/oracle/mt_bench.json").read_text())
+    assert report["perf_metrics"]["summary"]["requests"] == 2 * report["num"] == 32  # one request per turn
 
 
 def _journal(folder: Path) -> list[str]:

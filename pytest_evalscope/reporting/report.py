@@ -31,7 +31,9 @@ figures live only in `perf_metrics` (with `model` stats of a checkpoint: load ti
 `schema_version` (:data:`SCHEMA_VERSION`) is in every report; it grows when a field changes meaning.
 Judge-scored suites add `judge_summary` (judge model, samples judged, calls made, verdicts reused from
 the journal or judge_cache, judge errors, verdict counts) and `tokens` (candidate and judge apart);
-SimpleQA-style suites add `attempted_scores` (accuracy given attempted and its F-score).
+SimpleQA-style suites add `attempted_scores` (accuracy given attempted and its F-score). A suite whose
+scores are not fractions says so in `score_scale` (MT-Bench's 1-10 ratings: 10); gates divide by it, and
+its `ci95` is not clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -260,7 +262,7 @@ def perf_summary(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     out_tokens = [int((o.get("usage") or {}).get("output_tokens") or 0) for o in outputs]
     in_tokens = [int((o.get("usage") or {}).get("input_tokens") or 0) for o in outputs]
     return {"summary": {
-        "requests": len(outputs),
+        "requests": sum(len(o.get("turns") or [o]) for o in outputs),  # a multi-turn sample made one per turn
         "latency": {"mean": round(statistics.fmean(latencies), 4), "p50": round(latencies[len(latencies) // 2], 4),
                     "p99": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))], 4)},
         "usage": {"input_tokens": sum(in_tokens), "output_tokens": sum(out_tokens)},

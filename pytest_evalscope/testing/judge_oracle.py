@@ -11,6 +11,8 @@ question, the gold target and the predicted answer in it, and grades by a fixed 
 
 Its replies vary in form as real judges' do (:func:`judge_reply`): bare JSON, JSON in a fence, JSON
 after a ``<think>`` block, extra keys. A numeric template is rated 1.0 or 0.0 by the same rule.
+Arena and MT-Bench prompts are judged as described further down (pairwise and single-answer grading),
+and :func:`mt_bench_candidate` makes MT-Bench replies with planted ratings.
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ response), ``malformed_json`` (200, truncated JSON), ``empty_choices`` (200, ``"
 Faults answer with a plain JSON body even to streaming requests.
 
 Judge mode (``judge=True``): a request whose last user message is a grader prompt (SimpleQA's,
-Chinese SimpleQA's, EvalScope's generic pattern or numeric template) is graded by the oracle judge of
-``testing/judge_oracle.py``; its reply form (bare JSON, fenced, after ``<think>``) varies with the
+Chinese SimpleQA's, EvalScope's generic pattern or numeric template, the arena's pairwise prompts, MT-Bench's
+single-answer ratings) is graded by the oracle judge of ``testing/judge_oracle.py``; its reply form (bare JSON, fenced, after ``<think>``) varies with the
 prompt. Other requests fall through to the oracle. Faults and latency apply to both.
 
 With ``record_requests``, ``stats()["received"]`` lists every chat request's JSON body (MT-Bench's
