@@ -71,8 +71,13 @@ async def rate(judge: Judge, key: str, conversation: Conversation, protocol: str
     passes when both ratings reach `pass_rating`."""
     from .judge import Verdict
 
-    verdicts = await asyncio.gather(*(judge.grade(f"{key}#turn{n}", turn_definition(conversation, n, protocol))
-                                      for n in (1, 2)))
+    # both calls run to their end (each journals its verdict); then the first failure is the sample's
+    results = await asyncio.gather(*(judge.grade(f"{key}#turn{n}", turn_definition(conversation, n, protocol))
+                                     for n in (1, 2)), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    verdicts: list[Verdict] = list(results)  # type: ignore[arg-type]
     ratings = [float(v.verdict) for v in verdicts]
     turns = [{"turn": n, "rating": r, "explanation": explanation_of(v.raw), "raw": v.raw, "source": v.source,
               "attempts": v.attempts, "messages": v.messages} for n, (r, v) in enumerate(zip(ratings, verdicts, strict=True), start=1)]
