@@ -326,6 +326,17 @@ def test_a_malformed_rating_or_a_failed_turn_is_an_error_not_a_score(pytester: p
     assert report["execution_summary"]["errored"] == 3 and report["num"] == 3
     assert report["judge_summary"]["errors"] == 2
     assert "judge_unparsed after 2 attempt(s): the judge's verdict does not parse" in result.stdout.str()
+    # resumed against a sound server: only the failed second turn is asked again, and only unjournaled ratings
+    healthy = ServerConfig(oracle=replies, judge=True, record_requests=True, max_seconds=120)
+    with serve_in_subprocess(healthy) as server:
+        pytester.runpytest(*args_for(server, *extra, f"--evalscope-use-cache={latest(pytester.path)}"))
+        received = [r["messages"] for r in server.stats()["received"]]
+    asked = [m for m in received if m[0]["role"] != "system"]
+    first, second = chosen[1]["turns"]
+    assert asked == [[{"role": "user", "content": first}, {"role": "assistant", "content": replies[first]},
+                      {"role": "user", "content": second}]]
+    # the failed sample's two ratings, and twice (asked again) each unratable turn 2; the rest are journaled
+    assert len(received) - len(asked) == 2 + 2 * len(unratable)
 
 
 def test_category_settings_reach_backends_that_can_vary_them(tmp_path: Path) -> None:
