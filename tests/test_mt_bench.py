@@ -136,11 +136,14 @@ def test_bad_settings_and_data_are_one_line_errors(tmp_path: Path) -> None:
 def test_evalscopes_own_data_layout_is_read(tmp_path: Path) -> None:
     """HuggingFaceH4/mt_bench_prompts, as EvalScope loads it: prompt, prompt_id, category, reference."""
     rows = [{"prompt": q["turns"], "prompt_id": 1000 + q["question_id"], "category": q["category"],
-             "reference": q.get("reference") or []} for q in QUESTIONS if q["question_id"] != 123]
+             "reference": q.get("reference") or []} for q in QUESTIONS]
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     loaded = samples(create_benchmark("mt_bench", {"local_path": str(tmp_path)}))
-    assert len(loaded) == 79 and loaded[1111].metadata["references"] == ["Area is 3", "5pi"]
+    assert len(loaded) == 80 and loaded[1111].metadata["references"] == ["Area is 3", "5pi"]
     assert loaded[1081].metadata["turns"] == QUESTIONS[0]["turns"] and loaded[1081].subset == "writing"
+    # question 123 has no reference in either layout; GPT-4's answer, shipped with the adapter, stands in
+    gpt4 = next(q["gpt4_reference"] for q in QUESTIONS if q["question_id"] == 123)
+    assert loaded[1123].metadata["references"] == gpt4 == samples(bench())[123].metadata["references"]
 
 
 # ---------------------------------------------------------------- end to end against the loopback server

@@ -13,13 +13,15 @@ Data: EvalScope's ``HuggingFaceH4/mt_bench_prompts`` (``prompt``, ``prompt_id``,
 ``reference``), or FastChat's files in a local folder (``question.jsonl`` with ``question_id``,
 ``category``, ``turns``, ``reference``, and ``reference_answer/gpt-4.jsonl``, also one level down in
 ``mt_bench/``). References: under ``evalscope`` the question's own ``reference`` (EvalScope's), with the
-GPT-4 reference answer where a question has none (question 123 in FastChat's file); under ``fastchat`` the
-GPT-4 reference answers, as FastChat's ``gen_judgment.py`` uses them.
+GPT-4 reference answer where a question has none (question 123, the HTML joke page; for data without
+FastChat's answer file, ``mt_bench_references.json`` holds that answer, as EvalScope holds its own
+shortened copy); under ``fastchat`` the GPT-4 reference answers, as FastChat's ``gen_judgment.py`` uses them.
 """
 
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,6 +46,13 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise DatasetError(f"{path}: cannot be read as JSON lines ({exc})") from None
+
+
+@cache
+def fallback_references() -> dict[str, list[str]]:
+    """GPT-4's reference answers for questions that carry none, by first turn (FastChat's question 123)."""
+    data = json.loads((Path(__file__).parent / "mt_bench_references.json").read_text(encoding="utf-8"))
+    return dict(data["references"])
 
 
 def read_fastchat(folder: Path) -> list[dict[str, Any]] | None:
@@ -112,7 +121,9 @@ class MTBench(Benchmark):
                                 "references": references if subset in REFERENCE_CATEGORIES else None})
 
     def _references(self, record: dict[str, Any]) -> list[str] | None:
-        own, gpt4 = record.get("reference"), record.get("gpt4_reference")
+        own = record.get("reference")
+        turns = record.get("turns", record.get("prompt")) or [""]
+        gpt4 = record.get("gpt4_reference") or fallback_references().get(turns[0])
         order = (own, gpt4) if self.extra["protocol"] == "evalscope" else (gpt4, own)
         for refs in order:
             if isinstance(refs, list) and len(refs) == 2 and all(isinstance(r, str) for r in refs):
