@@ -26,6 +26,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,9 @@ class JudgeDefinition:
     integer: bool = False  # numeric kind: only whole numbers (EvalScope's MT-Bench contract: "an integer")
     json_reply: bool = True  # read a JSON object first; False: `score_pattern` only (FastChat's "[[rating]]"
     # replies, whose explanations may quote code with braces)
+    # structured kind (the RAG metrics' statement lists): the prompt states its own JSON format, and the reply's
+    # one JSON object is handed to `reader`, which returns the verdict or raises Unparseable
+    reader: Callable[[dict[str, Any]], Any] | None = None
 
     @property
     def numeric(self) -> bool:
@@ -78,12 +82,16 @@ class JudgeDefinition:
         text = self.prompt + _INSTRUCTION + keys if self.instruction else self.prompt
         return [*messages, {"role": "user", "content": text}]
 
-    def value_of(self, verdict: str | float) -> dict[str, float]:
+    def value_of(self, verdict: Any) -> dict[str, float]:
+        if self.reader is not None:
+            return {}  # the caller turns a structured verdict into metric values
         if self.numeric:
             return {self.metric: float(verdict)}
         return dict(self.scores[str(verdict)])
 
-    def passes(self, verdict: str | float) -> bool:
+    def passes(self, verdict: Any) -> bool:
+        if self.reader is not None:
+            return True
         if self.numeric:
             low, high = self.score_range
             return float(verdict) >= (low + high) / 2
@@ -110,10 +118,14 @@ def parse_verdict(reply: str, definition: JudgeDefinition) -> str | float:
             raise Unparseable(f"the JSON object does not parse ({exc})") from None
         if not isinstance(data, dict):
             raise Unparseable("the JSON value is not an object")
+        if definition.reader is not None:
+            return definition.reader(data)
         key = "score" if definition.numeric else "verdict"
         if key not in data:
             raise Unparseable(f"the JSON object has no {key!r}")
         return _checked(data[key], definition)
+    if definition.reader is not None:
+        raise Unparseable("no JSON object in the reply")
     if definition.score_pattern:
         found = {m.group(1) for m in re.finditer(definition.score_pattern, text)}
         if len(found) != 1:

@@ -62,6 +62,11 @@ def parse_grader(content: str) -> tuple[str, str, str, str] | None:
 def judge_reply(content: str, style: int = 0) -> str | None:
     """The oracle judge's reply to a grader prompt, in one of several real-world forms; None when
     `content` is not a grader prompt."""
+    from .rag_oracle import rag_reply  # the RAG metrics' prompts (scripted word rules)
+
+    scripted = rag_reply(content, style)
+    if scripted is not None:
+        return scripted
     pairwise = pairwise_reply(content, style)
     if pairwise is not None:
         return pairwise
