@@ -107,10 +107,15 @@ def run_task(task_cfg: Any, pytest_args: Sequence[str] | None = None) -> dict[st
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "task_config.json"
         path.write_text(json.dumps(values), encoding="utf-8")
-        args = session_args(suite_files(config.datasets), ["--evalscope-config", str(path), *(pytest_args or [])])
+        delegated = type(config.backend_plan).__name__ == "Delegation"  # the backend runs instead of suites
+        files = [str(suites_dir())] if delegated else suite_files(config.datasets)
+        args = session_args(files, ["--evalscope-config", str(path), *(pytest_args or [])])
         with _env("EVALSCOPE_API_KEY", api_key):
             code = run_session(args)
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         raise EvalRunError(f"the evaluation session ended with exit status {int(code)}", int(code))
+    if delegated:  # the backend names its models: every report, keyed "<model>@<dataset>"
+        found = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((run_dir / "reports").glob("*/*.json"))]
+        return {r["name"]: r for r in found}
     reports = run_dir / "reports" / (config.model_id or "model")
     return {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in sorted(reports.glob("*.json"))}

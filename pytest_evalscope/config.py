@@ -72,6 +72,7 @@ class TaskConfig:
         for param in PARAMS:
             setattr(self, param.name, values.get(param.name, param.default))
         self.extra: dict[str, Any] = {k: v for k, v in values.items() if k in INERT_KEYS}
+        self.backend_plan: Any = None  # eval_backend's NativePlan or Delegation (backends_config), None for Native
 
     @classmethod
     def from_layers(cls, layers: Iterable[tuple[str, Mapping[str, Any]]], env: Mapping[str, str] | None = None) -> TaskConfig:
@@ -88,7 +89,12 @@ class TaskConfig:
                 if value is None and key in merged:
                     continue
                 merged[key] = value
-        return cls._resolve(merged, os.environ if env is None else env)
+        from .backends_config import plan_for
+
+        merged, plan = plan_for(merged)  # eval_backend: its eval_config run natively, or delegated
+        config = cls._resolve(merged, os.environ if env is None else env)
+        config.backend_plan = plan
+        return config
 
     @classmethod
     def _resolve(cls, raw: dict[str, Any], env: Mapping[str, str]) -> TaskConfig:

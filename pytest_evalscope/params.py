@@ -319,6 +319,12 @@ def _judge_args(value: Any, name: str) -> dict[str, Any]:
     return parse_judge_model_args(value, name)
 
 
+def _backend_config(value: Any, name: str) -> dict[str, Any] | None:
+    from .backends_config import parse_eval_config  # the backends' own tables of keys
+
+    return parse_eval_config(value, name)
+
+
 def parse_regressions(value: Any, name: str) -> dict[str, float]:
     """Regression gates `NAME[=MARGIN]` (repeatable, or space/comma separated, or a mapping): NAME a
     benchmark, benchmark/subset or `all`; MARGIN the tolerated drop in [0, 1] (default 0)."""
@@ -347,6 +353,7 @@ def parse_regressions(value: Any, name: str) -> dict[str, float]:
 
 
 JUDGE_STRATEGIES = ("auto", "rule", "llm", "llm_recall")
+EVAL_BACKENDS = ("Native", "RAGEval", "OpenCompass", "VLMEvalKit", "ThirdParty")
 REGRESSION_MODES = ("regression", "noninferior")
 GATE_ON = ("point", "lower", "upper")
 # Hard ceilings for any run (the HTTP service sets lower ones of its own): beyond them a value is a mistake.
@@ -422,6 +429,13 @@ PARAMS: tuple[Param, ...] = (
           "a folder of judge verdicts kept across runs, keyed by judge model, settings and exact messages "
           "(written to: the operator's setting, refused in service requests)",
           schema=(("type", ["string", "null"]),), operator=True),
+    Param("eval_backend", choice({b.lower(): b for b in EVAL_BACKENDS} | {b: b for b in EVAL_BACKENDS}), "Native",
+          "Native | RAGEval | OpenCompass | VLMEvalKit (EvalScope's backends; eval_config holds their settings); the "
+          "operator's: a service request cannot name it", schema=(("type", "string"), ("enum", list(EVAL_BACKENDS)),),
+          operator=True),
+    Param("eval_config", _backend_config, None,
+          "the backend's settings in EvalScope 1.14.1's shape: a mapping, JSON, or a YAML/JSON file", operator=True,
+          schema=(("type", ["object", "string", "null"]),)),
     Param("gate_on", choice(GATE_ON), "point",
           "what a threshold is compared with: point (the score, as EvalScope) | lower (the 95% interval's lower "
           "bound must reach it) | upper (fails only when even the upper bound is below it)",
@@ -449,7 +463,7 @@ BOOL_PARAMS = {p.name for p in PARAMS if p.parse is parse_bool}  # flags without
 
 # EvalScope TaskConfig keys that are accepted for compatibility and have no effect here.
 INERT_KEYS = {
-    "eval_backend", "eval_config", "model_task", "rerun_review", "stream", "timeout",
+    "model_task", "rerun_review", "stream", "timeout",
     "enable_progress_tracker", "analysis_report", "collect_perf", "evalscope_version",
     "sandbox_type", "sandbox_manager_config", "use_sandbox",
 }

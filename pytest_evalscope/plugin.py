@@ -95,6 +95,10 @@ def pytest_configure(config: pytest.Config) -> None:
         task = TaskConfig.from_layers(_layers(config))
         if task.evaluating:
             _validate(task)
+        if _delegation(task) is not None and not hasattr(config, "workerinput"):
+            from .backends_config.delegate import check_installed
+
+            check_installed(task.backend_plan)  # one line naming what to install, before the run folder exists
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[TASK_KEY] = task
@@ -125,6 +129,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Recorder(config, runtime), "evalscope-recorder")
         config.pluginmanager.register(arena, "evalscope-arena")
     config.stash[RUNTIME_KEY] = runtime
+    if _delegation(task) is not None:
+        from .backends_config.plugin import DelegationPlugin
+
+        config.pluginmanager.register(DelegationPlugin(task.backend_plan, runtime.run_dir), "evalscope-backend")
     from .reporting.compare import SettingsWriter
 
     config.pluginmanager.register(SettingsWriter(runtime), "evalscope-settings")
@@ -154,6 +162,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         runtime.close()
 
 
+def _delegation(task: TaskConfig) -> Any:
+    from .backends_config import Delegation
+
+    return task.backend_plan if isinstance(task.backend_plan, Delegation) else None
+
+
 def _runtime(config: pytest.Config) -> EvalRuntime | None:
     return config.stash.get(RUNTIME_KEY, None)
 
@@ -171,7 +185,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     if not isinstance(obj, Suite):
         return None
     runtime = _runtime(collector.config)
-    if runtime is None:
+    if runtime is None or _delegation(runtime.config) is not None:  # a delegated backend runs instead of suites
         return []
     runtime.suites_seen.update({obj.name, obj.benchmark})
     if not datasets_may_select(runtime.config.datasets, obj):
