@@ -429,7 +429,7 @@ PARAMS: tuple[Param, ...] = (
           "a folder of judge verdicts kept across runs, keyed by judge model, settings and exact messages "
           "(written to: the operator's setting, refused in service requests)",
           schema=(("type", ["string", "null"]),), operator=True),
-    Param("eval_backend", choice({b.lower(): b for b in EVAL_BACKENDS} | {b: b for b in EVAL_BACKENDS}), "Native",
+    Param("eval_backend", choice({b.lower(): b for b in EVAL_BACKENDS}), "Native",
           "Native | RAGEval | OpenCompass | VLMEvalKit (EvalScope's backends; eval_config holds their settings); the "
           "operator's: a service request cannot name it", schema=(("type", "string"), ("enum", list(EVAL_BACKENDS)),),
           operator=True),
