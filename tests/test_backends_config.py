@@ -201,3 +201,30 @@ def test_documented_result_files_convert(tmp_path: Path) -> None:
                                                                             "answer_relevancy": None}]))
     (report,) = convert.ragas(testset, delegation)
     assert {m["name"]: m["score"] for m in report["metrics"]} == {"faithfulness": 0.5, "answer_relevancy": 0.5}
+
+
+def test_mteb_tasks_with_a_native_benchmark_run_natively(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_evalscope import registry
+    from pytest_evalscope.benchmarks.base import Benchmark
+
+    class TNews(Benchmark):  # what an embedding task adapter declares: the MTEB task it runs
+        name = "tnews_native"
+        mteb_name = "TNews"
+
+    registry.benchmark_names()
+    monkeypatch.setitem(registry._BENCHMARKS, "tnews_native", TNews)
+    config = _mteb_config()
+    config["eval_config"]["models"] = [{"model_name": "bge-m3", "api_base": "http://127.0.0.1:9/v1"}]
+    result = plan({**config, "eval_type": "mock"})
+    assert isinstance(result, NativePlan)
+    assert result.settings == {"datasets": ["tnews_native"], "model": "bge-m3", "api_url": "http://127.0.0.1:9/v1", "limit": 500}
+    config["eval_config"]["eval"]["task_names"] = ["TNews", "T2Retrieval"]
+    assert "T2Retrieval have no native benchmark" in plan(config).reason
+
+
+def test_the_service_refuses_backends_but_not_evalscopes_defaults() -> None:
+    from pytest_evalscope.service.policy import RequestError, check_operator_keys
+
+    check_operator_keys({"model": "m", "eval_backend": "Native", "eval_config": None})
+    with pytest.raises(RequestError, match="a service request cannot run another backend"):
+        check_operator_keys({"model": "m", "eval_backend": "RAGEval", "eval_config": {"tool": "ragas"}})

@@ -55,7 +55,13 @@ def check_operator_keys(body: Any) -> None:
     """Settings that belong to the operator are refused in a request, whatever their value."""
     if not isinstance(body, dict):
         return
-    for key in OPERATOR_KEYS & set(body):
+    # EvalScope's clients send eval_backend Native and eval_config null by default: they ask nothing of the operator
+    asked = {k for k, v in body.items() if not ((k == "eval_backend" and str(v).lower() == "native")
+                                                or (k == "eval_config" and v is None))}
+    for key in OPERATOR_KEYS & asked:
+        if key in ("eval_backend", "eval_config"):
+            raise RequestError(f"{key}: a service request cannot run another backend (RAGEval, OpenCompass, VLMEvalKit); "
+                               "run it with pytest-evalscope eval --config, or use the ragas suite in datasets", key)
         raise RequestError(f"{key}: set by the service's operator (pytest-evalscope service --{key.replace('_', '-')}), "
                            "not by a request", key)
 
