@@ -163,6 +163,7 @@ class TaskConfig:
             data["generation_config"] = redact_mapping(self.generation_config)
             data["api_url"] = redact_url(self.api_url)
             data["judge_model_args"] = redact_mapping(self.judge_model_args)
+            data["eval_config"] = redact_tree(self.eval_config)
         return data
 
 
@@ -178,6 +179,16 @@ def redact_mapping(mapping: Mapping[str, Any]) -> dict[str, Any]:
         else:
             result[key] = value
     return result
+
+
+def redact_tree(value: Any) -> Any:
+    """redact_mapping through lists too (eval_config's model entries carry api_key, key, OPENAI_API_KEY)."""
+    if isinstance(value, Mapping):
+        return {k: REDACTED if _secret_name(str(k).lower()) and not isinstance(v, (Mapping, list)) else redact_tree(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_tree(v) for v in value]
+    return value
 
 
 def _secret_name(lowered: str) -> bool:

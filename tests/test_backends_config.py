@@ -117,8 +117,12 @@ def standin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return launcher
 
 
+SECRET = "sk-do-not-write-me"
+
+
 def _mteb_config(**extra: Any) -> dict[str, Any]:
-    return {"eval_backend": "RAGEval", "eval_config": {"tool": "mteb", "models": [{"model_name_or_path": "AI-ModelScope/m3e-base"}],
+    model = {"model_name_or_path": "AI-ModelScope/m3e-base", "api_key": SECRET}
+    return {"eval_backend": "RAGEval", "eval_config": {"tool": "mteb", "models": [model],
                                                       "eval": {"task_names": ["TNews"], "limits": 500}, **extra}}
 
 
@@ -135,6 +139,9 @@ def test_a_delegated_run_becomes_reports_without_records_serial_and_xdist(pytest
         reports.append(report)
         task = json.loads((run_dir / "backend/task_config.json").read_text())
         assert task["eval_backend"] == "RAGEval" and task["work_dir"] == str((run_dir / "backend").resolve())
+        assert task["eval_config"]["models"][0]["api_key"] == "***"
+        leaked = [p for p in run_dir.rglob("*") if p.is_file() and SECRET in p.read_text(errors="replace")]
+        assert not leaked, leaked
     assert reports[0] == reports[1]
     report = reports[0]
     assert report["per_sample_records"] is False and report["num"] is None

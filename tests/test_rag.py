@@ -165,3 +165,14 @@ def test_bad_settings_are_one_line_errors(extra: dict[str, Any], message: str) -
     with pytest.raises(ConfigError) as info:
         create_benchmark("ragas", {"dataset_id": str(TESTSET), "extra_params": params})
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_resuming_reuses_every_journaled_judge_call(pytester: pytest.Pytester, judge: ServerHandle) -> None:
+    result, run_dir = run(pytester, *rag_args(judge, TESTSET, ["faithfulness", "context_recall"]))
+    result.assert_outcomes(passed=2, failed=2)
+    first = json.loads((run_dir / "reports/my-rag/ragas.json").read_text())
+    again = pytester.runpytest(*rag_args(judge, TESTSET, ["faithfulness", "context_recall"]), f"--evalscope-use-cache={run_dir}")
+    again.assert_outcomes(passed=2, failed=2)
+    second = json.loads((run_dir / "reports/my-rag/ragas.json").read_text())
+    assert second["judge_summary"]["calls"] == 0 and second["judge_summary"]["cached"] == 4
+    assert [m["score"] for m in second["metrics"]] == [m["score"] for m in first["metrics"]]

@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +68,17 @@ def run(delegation: Delegation, run_dir: Path) -> list[dict[str, Any]]:
     out = (run_dir / "backend").resolve()
     out.mkdir(parents=True, exist_ok=True)
     cfg = task_config(delegation, out)
-    (out / "task_config.json").write_text(json.dumps(cfg, ensure_ascii=False, indent=2), encoding="utf-8")
+    from ..config import redact_tree
+
+    # the outputs keep the config without its keys; the backend reads the full one from a private temporary file
+    (out / "task_config.json").write_text(json.dumps(redact_tree(cfg), ensure_ascii=False, indent=2), encoding="utf-8")
     log = run_dir / "logs" / "backend.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as handle:
+    with tempfile.TemporaryDirectory() as private, log.open("a", encoding="utf-8") as handle:
+        full = Path(private) / "task_config.json"
+        full.write_text(json.dumps(cfg, ensure_ascii=False), encoding="utf-8")
         # the user's working directory, so relative paths in eval_config resolve as they would for EvalScope
-        code = subprocess.run([interpreter(), "-c", RUNNER, str(out / "task_config.json")], stdout=handle,
+        code = subprocess.run([interpreter(), "-c", RUNNER, str(full)], stdout=handle,
                               stderr=subprocess.STDOUT, check=False).returncode
     if code != 0:
         raise BackendError(f"{delegation.backend} exited with status {code}; its output is in {log}")
