@@ -176,3 +176,35 @@ def test_resuming_reuses_every_journaled_judge_call(pytester: pytest.Pytester, j
     second = json.loads((run_dir / "reports/my-rag/ragas.json").read_text())
     assert second["judge_summary"]["calls"] == 0 and second["judge_summary"]["cached"] == 4
     assert [m["score"] for m in second["metrics"]] == [m["score"] for m in first["metrics"]]
+
+
+class ScriptedJudge:
+    """Judge.grade's interface with replies fixed per call key: RAGAS's rules on mixed answers, unit-tested."""
+
+    def __init__(self, verdicts: dict[str, Any]) -> None:
+        self.verdicts = verdicts
+
+    async def grade(self, key: str, definition: Any) -> Any:
+        from pytest_evalscope.judge.judge import Verdict
+
+        return Verdict(self.verdicts[key.rsplit("#", 1)[1]], {}, True, "", [], "scripted")
+
+
+def test_answer_relevancy_is_zero_only_when_every_question_call_says_noncommittal() -> None:
+    import asyncio
+
+    from pytest_evalscope.rag.data import RagRow
+    from pytest_evalscope.rag.metrics import Steps, answer_relevancy
+    from pytest_evalscope.testing.rag_encoder import HashingEncoder
+
+    row = RagRow("Who designed the rings?", "Coubertin did.", ("c",), None)
+    same = ("Who designed the rings?", 0)
+    mixed = ScriptedJudge({"answer_relevancy.q1": ("Who designed the rings?", 1), "answer_relevancy.q2": same,
+                           "answer_relevancy.q3": ("What is a ring?", 0)})
+    encoder = HashingEncoder()
+    value = asyncio.run(answer_relevancy(mixed, "s", row, Steps(), encoder, 3))
+    cos = float(cosines(vector(row.user_input).astype(float), np.stack([vector("What is a ring?")]).astype(float))[0])
+    assert value == pytest.approx((1 + 1 + cos) / 3)
+    assert encoder.calls[0] == ((row.user_input,), "query") and encoder.calls[1][1] == "passage"
+    silent = ScriptedJudge({f"answer_relevancy.q{n}": ("Who designed the rings?", 1) for n in (1, 2, 3)})
+    assert asyncio.run(answer_relevancy(silent, "s", row, Steps(), encoder, 3)) == 0.0

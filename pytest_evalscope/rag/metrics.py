@@ -1,9 +1,10 @@
 """The four RAG metrics, computed as RAGAS defines them, from judge verdicts (prompts.py) and embeddings.
 
 - ``faithfulness`` = statements of the response that the retrieved contexts support / statements;
-- ``answer_relevancy`` = mean cosine between the question's embedding and the embeddings of the questions
-  the judge writes from the response (``strictness`` of them, RAGAS's default 3), and 0 when any of those
-  calls the response noncommittal;
+- ``answer_relevancy`` = mean cosine between the question's embedding (as a query) and the embeddings of the
+  questions the judge writes from the response (as passages; ``strictness`` of them, RAGAS's default 3), and
+  0 when every one of those calls says the response is noncommittal (RAGAS 0.4, which EvalScope 1.14.1
+  requires, zeroes on all; older RAGAS on any);
 - ``context_precision`` = mean precision@k over the positions k of the contexts judged useful for reaching
   the reference (RAGAS's LLMContextPrecisionWithReference; 0 when none is useful);
 - ``context_recall`` = sentences of the reference that the contexts hold / sentences.
@@ -63,7 +64,7 @@ async def answer_relevancy(judge: Judge, key: str, row: RagRow, steps: Steps, en
                            strictness: int) -> float:
     replies = await asyncio.gather(*(steps.ask(judge, f"{key}#answer_relevancy.q{n}", prompts.question(row.response))
                                      for n in range(1, strictness + 1)))
-    if any(noncommittal for _, noncommittal in replies):
+    if all(noncommittal for _, noncommittal in replies):
         return 0.0
     query = await _embed(encoder, [row.user_input], "query")
     generated = await _embed(encoder, [text for text, _ in replies], "passage")
