@@ -69,7 +69,23 @@ def eval_args(ns: argparse.Namespace, passthrough: Sequence[str]) -> list[str]:
     options += [f"--evalscope-threshold={t}" for t in ns.threshold or []]
     if ns.config:
         options.append(f"--evalscope-config={ns.config}")
-    return session_args(suite_files(list(datasets)), [*options, *passthrough])
+    files = None if datasets else _backend_files(ns)
+    return session_args(files if files is not None else suite_files(list(datasets)), [*options, *passthrough])
+
+
+def _backend_files(ns: argparse.Namespace) -> list[str] | None:
+    """The suites an eval_backend config runs (its native plan's), every suite file when it is delegated
+    (none collects: the backend's item runs instead), or None without eval_backend."""
+    from .api import suites_dir
+    from .backends_config import Delegation, plan_for
+    from .config import load_config_file
+
+    raw = dict(load_config_file(ns.config)) if ns.config else {}
+    raw.update({k: getattr(ns, k) for k in ("eval_backend", "eval_config") if getattr(ns, k, None) is not None})
+    if not raw.get("eval_backend"):
+        return None
+    merged, plan = plan_for(raw)
+    return [str(suites_dir())] if isinstance(plan, Delegation) else suite_files(list(merged.get("datasets") or []))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

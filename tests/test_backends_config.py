@@ -235,3 +235,14 @@ def test_the_service_refuses_backends_but_not_evalscopes_defaults() -> None:
     check_operator_keys({"model": "m", "eval_backend": "Native", "eval_config": None})
     with pytest.raises(RequestError, match="a service request cannot run another backend"):
         check_operator_keys({"model": "m", "eval_backend": "RAGEval", "eval_config": {"tool": "ragas"}})
+
+
+def test_the_cli_runs_the_native_plans_suite_or_every_suite_file_for_a_delegation(tmp_path: Path) -> None:
+    from pytest_evalscope.cli import build_parser, eval_args
+
+    native = EXAMPLES[[e["id"] for e in EXAMPLES].index("ragas_faithfulness_only_v1.9")]["task_config"]
+    args = eval_args(build_parser().parse_args(["eval", "--config", _config_file(tmp_path / "n.json", native)]), [])
+    assert Path(args[0]).name == "eval_ragas.py"
+    delegated = EXAMPLES[[e["id"] for e in EXAMPLES].index("opencompass_yaml_json")]["task_config"]
+    args = eval_args(build_parser().parse_args(["eval", "--config", _config_file(tmp_path / "d.json", delegated)]), [])
+    assert Path(args[0]).is_dir() and args[0].endswith(("benchmarks", "suites"))
