@@ -208,3 +208,25 @@ def test_answer_relevancy_is_zero_only_when_every_question_call_says_noncommitta
     assert encoder.calls[0] == ((row.user_input,), "query") and encoder.calls[1][1] == "passage"
     silent = ScriptedJudge({f"answer_relevancy.q{n}": ("Who designed the rings?", 1) for n in (1, 2, 3)})
     assert asyncio.run(answer_relevancy(silent, "s", row, Steps(), encoder, 3)) == 0.0
+
+
+def test_evalscopes_embedding_providers_map_to_model_backends_that_embed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_evalscope.models import registry
+    from pytest_evalscope.rag import embedder
+    from pytest_evalscope.testing.rag_encoder import HashingEncoder
+
+    made: list[Any] = []
+
+    def factory(spec: Any) -> HashingEncoder:
+        made.append(spec)
+        return HashingEncoder()
+
+    registry.backend_names()
+    monkeypatch.setattr(embedder, "_PROVIDERS", {"python": embedder._python_factory})
+    with pytest.raises(ConfigError, match="no encoder backend serves 'openai' in this installation"):
+        embedder.check_embeddings({"model_name_or_path": "bge-m3", "provider": "openai"}, "embeddings")
+    monkeypatch.setitem(registry._BACKENDS, "embedding", registry.Backend("embedding", factory, (), frozenset({"embed"})))
+    block = embedder.check_embeddings({"model_name_or_path": "bge-m3", "provider": "openai", "api_base": "http://127.0.0.1:9/v1"},
+                                      "embeddings")
+    assert isinstance(embedder.encoder_from(block), HashingEncoder)
+    assert (made[0].backend, made[0].model, made[0].api_url, made[0].api_key) == ("embedding", "bge-m3", "http://127.0.0.1:9/v1", "EMPTY")

@@ -122,6 +122,11 @@ def _mteb(config: dict[str, Any]) -> NativePlan | Delegation:
                                 "model": model.get("model_name") or model.get("model_name_or_path")}
     if model.get("api_base"):
         settings.update(api_url=model["api_base"], **({"api_key": model["api_key"]} if model.get("api_key") else {}))
+    from ..models.registry import backend_names
+
+    backend = "embedding" if model.get("api_base") else "encoder"  # /v1/embeddings, or a local model folder
+    if backend in backend_names():
+        settings["eval_type"] = backend
     if evaluation.get("limits"):
         settings["limit"] = evaluation["limits"]
     return NativePlan("RAGEval", "mteb", settings, f"MTEB tasks {', '.join(_as_list(names))} run natively")

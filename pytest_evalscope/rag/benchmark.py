@@ -32,7 +32,7 @@ from ..judge.judge import Verdict
 from ..params import ConfigError, did_you_mean
 from ..registry import register_benchmark
 from . import metrics
-from .data import read_rows, to_row
+from .data import RagRow, read_rows, to_row
 from .embedder import check_embeddings, encoder_from
 
 # RAGAS's names (snake and class) of the metrics computed here
@@ -125,34 +125,34 @@ class Ragas(Benchmark):
 
     async def judge_sample(self, judge: Any, key: str, sample: Sample, prediction: str, answer_text: str,
                            rule: Score | None) -> tuple[Score, Any]:
-        from .data import RagRow
-
         row = RagRow(sample.input, prediction, tuple(sample.metadata["retrieved_contexts"]), sample.target or None)
         if self._encoder is None and self.embeddings is not None:
             self._encoder = encoder_from(self.embeddings)
         values, steps = await metrics.compute(self.rag_metrics, judge, key, row, self._encoder, self.extra["strictness"])
         threshold = float(self.extra["threshold"])
         below = [f"{m} {v:.3f}" for m, v in values.items() if v < threshold]
-        passed = not below
         shown = ", ".join(f"{m} {v:.3f}" for m, v in values.items())
-        explanation = shown if passed else f"below {threshold:g}: {', '.join(below)} ({shown})"
-        asked = [c for c in steps.calls if c["source"] == "judge"]
+        explanation = f"below {threshold:g}: {', '.join(below)} ({shown})" if below else shown
+        return Score(values, None, not below, explanation=explanation), RagVerdict.of(values, not below, steps.calls)
+
+
+class RagVerdict(Verdict):
+    """A sample's verdict made of several judge calls, each kept in `steps` (key, verdict, raw reply, source);
+    `verdict` is pass or fail, `source` judge when any call was asked now, `attempts` and `usage` theirs."""
+
+    def __init__(self, *args: Any, steps: list[dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.steps = steps
+
+    @classmethod
+    def of(cls, values: dict[str, float], passed: bool, calls: list[dict[str, Any]]) -> RagVerdict:
+        asked = [c for c in calls if c["source"] == "judge"]
         usage: dict[str, Any] = {}
         for call in asked:
             for name, value in (call["usage"] or {}).items():
                 if isinstance(value, (int, float)):
                     usage[name] = usage.get(name, 0) + value
-        verdict = RagVerdict("pass" if passed else "fail", values, passed, "", [],
-                             next((c["model"] for c in steps.calls if c["model"]), None),
-                             "judge" if asked else (steps.calls[0]["source"] if steps.calls else "judge"),
-                             sum(c["attempts"] for c in asked), usage,
-                             steps=[{k: v for k, v in c.items() if k not in ("model", "usage")} for c in steps.calls])
-        return Score(values, None, passed, explanation=explanation), verdict
-
-
-class RagVerdict(Verdict):
-    """A sample's verdict made of several judge calls, each kept in `steps` (key, verdict, raw reply, source)."""
-
-    def __init__(self, *args: Any, steps: list[dict[str, Any]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.steps = steps
+        source = "judge" if asked or not calls else calls[0]["source"]
+        return cls("pass" if passed else "fail", values, passed, "", [], next((c["model"] for c in calls if c["model"]), None),
+                   source, sum(c["attempts"] for c in asked), usage,
+                   steps=[{k: v for k, v in c.items() if k not in ("model", "usage")} for c in calls])

@@ -1,12 +1,15 @@
 """The embedding model of answer relevancy, from EvalScope's RAGAS ``embeddings`` block.
 
 EvalScope 1.14.1 reads ``{model_name_or_path, provider, api_base, api_key}`` (provider ``huggingface``,
-its default, loads a local model; ``openai`` calls an OpenAI-compatible ``/v1/embeddings``). Here a
-provider is a factory registered with :func:`register_encoder_provider` that returns an
-:class:`~..models.embedding.EncoderAPI`; the embedding backends register theirs. One provider is built in:
+its default, loads a local model; ``openai`` calls an OpenAI-compatible ``/v1/embeddings``). Each provider
+makes an :class:`~..models.embedding.EncoderAPI`:
 
+- ``openai`` and ``huggingface``: the model backend with the ``embed`` ability that serves them
+  (:data:`BACKENDS`: eval_type ``embedding`` for ``/v1/embeddings``, ``encoder`` for a local model folder),
+  when the embedding backends are installed; otherwise the provider is unavailable and the error says so;
 - ``python``: ``model_name_or_path`` is ``"package.module:Factory"``, a class or function that takes no
-  arguments and returns an EncoderAPI (your own model, or a test's deterministic encoder).
+  arguments and returns an EncoderAPI (your own model, or a test's deterministic encoder);
+- any name registered with :func:`register_encoder_provider`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from ..models.embedding import EncoderAPI
 from ..params import ConfigError, did_you_mean
 
 EMBEDDING_KEYS = ("model_name_or_path", "provider", "api_base", "api_key")
+BACKENDS = {"openai": "embedding", "huggingface": "encoder"}  # EvalScope's provider -> the model backend (eval_type)
 _PROVIDERS: dict[str, Callable[[dict[str, Any]], EncoderAPI]] = {}
 
 
@@ -75,8 +79,21 @@ def encoder_from(block: dict[str, Any]) -> EncoderAPI:
 
 
 def _load_providers() -> None:
-    """Import the embedding backends, which register their providers (absent in a build without them)."""
-    try:
-        importlib.import_module("pytest_evalscope.embeddings")
-    except ImportError:
-        pass
+    """EvalScope's providers, for each model backend that can embed (absent in a build without them)."""
+    from ..models.registry import backend_names, can
+
+    for provider, backend in BACKENDS.items():
+        if provider not in _PROVIDERS and backend in backend_names() and can(backend, "embed"):
+            _PROVIDERS[provider] = _backend_factory(backend)
+
+
+def _backend_factory(backend: str) -> Callable[[dict[str, Any]], EncoderAPI]:
+    def make(block: dict[str, Any]) -> EncoderAPI:
+        from ..models.registry import ModelSpec, create
+
+        model = create(ModelSpec(backend, str(block["model_name_or_path"]), block.get("api_base"),
+                                 block.get("api_key") or "EMPTY"))
+        if not isinstance(model, EncoderAPI):
+            raise ConfigError(f"embeddings: eval_type {backend} made a {type(model).__name__}, not an EncoderAPI")
+        return model
+    return make
