@@ -246,3 +246,10 @@ def test_the_cli_runs_the_native_plans_suite_or_every_suite_file_for_a_delegatio
     delegated = EXAMPLES[[e["id"] for e in EXAMPLES].index("opencompass_yaml_json")]["task_config"]
     args = eval_args(build_parser().parse_args(["eval", "--config", _config_file(tmp_path / "d.json", delegated)]), [])
     assert Path(args[0]).is_dir() and args[0].endswith(("benchmarks", "suites"))
+
+
+@pytest.mark.parametrize("example", [e for e in EXAMPLES if e["task_config"]["eval_backend"] == "RAGEval"],
+                         ids=[e["id"] for e in EXAMPLES if e["task_config"]["eval_backend"] == "RAGEval"])
+def test_we_refuse_exactly_the_rag_configs_evalscope_refuses(example: dict[str, Any]) -> None:
+    """EvalScope 1.14.1's verdicts were recorded with its own models (scripts/backend_config_parity.py)."""
+    assert (example["expect"] == "refused") == example["evalscope_1_14_1"].startswith("refuses")
