@@ -253,3 +253,15 @@ def test_the_cli_runs_the_native_plans_suite_or_every_suite_file_for_a_delegatio
 def test_we_refuse_exactly_the_rag_configs_evalscope_refuses(example: dict[str, Any]) -> None:
     """EvalScope 1.14.1's verdicts were recorded with its own models (scripts/backend_config_parity.py)."""
     assert (example["expect"] == "refused") == example["evalscope_1_14_1"].startswith("refuses")
+
+
+def test_run_task_takes_evalscopes_ragas_task_config(judge: ServerHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_evalscope import run_task
+
+    from .test_rag import FAITHFULNESS, TESTSET
+
+    monkeypatch.chdir(tmp_path)
+    reports = run_task({"eval_backend": "RAGEval", "work_dir": str(tmp_path / "out"), "eval_config": {"tool": "RAGAS", "eval": {
+        "testset_file": str(TESTSET), "critic_llm": {"model_name": "judge", "api_base": judge.url},
+        "embeddings": {"model_name_or_path": "unused"}, "metrics": ["Faithfulness"]}}}, ["-q", "-p", "no:cacheprovider"])
+    assert list(reports) == ["ragas"] and reports["ragas"]["score"] == round(sum(FAITHFULNESS) / 4, 4)
