@@ -222,7 +222,7 @@ def test_mteb_tasks_with_a_native_benchmark_run_natively(monkeypatch: pytest.Mon
     monkeypatch.setitem(registry._BENCHMARKS, "tnews_native", TNews)
     config = _mteb_config()
     config["eval_config"]["models"] = [{"model_name": "bge-m3", "api_base": "http://127.0.0.1:9/v1"}]
-    result = plan({**config, "eval_type": "mock"})
+    result = plan(config)
     assert isinstance(result, NativePlan)
     assert result.settings == {"datasets": ["tnews_native"], "model": "bge-m3", "api_url": "http://127.0.0.1:9/v1", "limit": 500}
     config["eval_config"]["eval"]["task_names"] = ["TNews", "T2Retrieval"]
@@ -265,3 +265,10 @@ def test_run_task_takes_evalscopes_ragas_task_config(judge: ServerHandle, tmp_pa
         "testset_file": str(TESTSET), "critic_llm": {"model_name": "judge", "api_base": judge.url},
         "embeddings": {"model_name_or_path": "unused"}, "metrics": ["Faithfulness"]}}}, ["-q", "-p", "no:cacheprovider"])
     assert list(reports) == ["ragas"] and reports["ragas"]["score"] == round(sum(FAITHFULNESS) / 4, 4)
+
+
+def test_settings_eval_config_decides_are_not_silently_ignored() -> None:
+    config = EXAMPLES[[e["id"] for e in EXAMPLES].index("opencompass_yaml_json")]["task_config"]
+    with pytest.raises(ConfigError, match="^datasets: eval_backend OpenCompass takes its tasks from eval_config"):
+        plan({**config, "datasets": ["gsm8k"]})
+    assert isinstance(plan({**config, "datasets": [], "dataset_args": {}, "eval_type": None}), Delegation)  # EvalScope's dumped defaults

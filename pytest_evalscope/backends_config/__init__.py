@@ -25,6 +25,8 @@ __all__ = ["Delegation", "NativePlan", "parse_eval_config", "plan_for", "route",
 
 # settings a user may still give beside a natively-run eval_config (they name or shape the run, not the task)
 USER_KEEPS = ("model", "model_id", "limit")
+# settings eval_config decides; EvalScope ignores them beside a backend, here a value given for them is refused
+OWNED = ("datasets", "dataset_args", "judge_model_args", "eval_type")
 
 
 def parse_eval_config(value: Any, name: str = "eval_config") -> dict[str, Any] | None:
@@ -61,6 +63,10 @@ def plan_for(raw: Mapping[str, Any]) -> tuple[dict[str, Any], NativePlan | Deleg
                               "set eval_backend, or remove eval_config")
         return dict(raw), None
     config = validate(backend, parse_eval_config(raw.get("eval_config")))
+    given = [k for k in OWNED if raw.get(k) not in (None, "", [], {})]
+    if given:
+        raise ConfigError(f"{given[0]}: eval_backend {backend} takes its {'model' if given[0] == 'eval_type' else 'tasks'} "
+                          f"from eval_config, so {given[0]} would be ignored; remove it")
     plan = route(backend, config)
     merged = {**raw, "eval_config": config}
     if isinstance(plan, NativePlan):
