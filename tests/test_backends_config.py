@@ -202,6 +202,12 @@ def test_documented_result_files_convert(tmp_path: Path) -> None:
         "metrics": {"image_retrieval_recall@5": 0.8935546875, "text_retrieval_recall@5": 0.876953125}}))
     (report,) = convert.clip_benchmark(tmp_path / "clip", delegation)
     assert report["dataset_name"] == "muge_zeroshot_retrieval" and report["score"] == 0.8935546875
+    vlm = tmp_path / "vlm" / "Qwen2.5-VL-3B-Instruct"
+    vlm.mkdir(parents=True)  # VLMEvalKit's <model>/<model>_<dataset>_acc.csv: a split column, then accuracies
+    (vlm / "Qwen2.5-VL-3B-Instruct_SEEDBench_IMG_acc.csv").write_text("split,Overall,Instance Attributes\nnone,0.7,0.65\n")
+    (report,) = convert.vlmevalkit(tmp_path / "vlm", delegation)
+    assert report["dataset_name"] == "Qwen2.5-VL-3B-Instruct_SEEDBench_IMG_acc" and report["score_scale"] == "backend"
+    assert {m["name"]: m["score"] for m in report["metrics"]} == {"Overall": 0.7, "Instance Attributes": 0.65}
     testset = tmp_path / "testset.json"
     (tmp_path / "testset_score.json").write_text(json.dumps([
         {"user_input": "q", "faithfulness": 1.0, "answer_relevancy": 0.5}, {"user_input": "r", "faithfulness": 0.0,
