@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_evalscope.datasets.local import DatasetError
 from pytest_evalscope.judge.contract import Unparseable, parse_verdict
@@ -230,3 +232,24 @@ def test_evalscopes_embedding_providers_map_to_model_backends_that_embed(monkeyp
                                       "embeddings")
     assert isinstance(embedder.encoder_from(block), HashingEncoder)
     assert (made[0].backend, made[0].model, made[0].api_url, made[0].api_key) == ("embedding", "bge-m3", "http://127.0.0.1:9/v1", "EMPTY")
+
+
+_JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 3) | st.text(max_size=5),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+                     max_leaves=12)
+_KEYS = st.sampled_from(["statements", "verdicts", "question", "noncommittal", "verdict", "classifications", "x"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_KEYS, _JSON, max_size=3), st.lists(st.integers(0, 1), min_size=0, max_size=6))
+def test_readers_never_guess_and_precision_stays_in_range(data: dict[str, Any], useful: list[int]) -> None:
+    """Any reply object is either read as a well-formed verdict or refused as Unparseable; nothing else."""
+    for definition in (prompts.statements("q", "a"), prompts.support("c", ["s1", "s2"]), prompts.question("a"),
+                       prompts.useful("q", "r", "c"), prompts.attributed("q", "c", "r")):
+        try:
+            verdict = parse_verdict(json.dumps(data), definition)
+        except Unparseable:
+            continue
+        flat = verdict if isinstance(verdict, list) else [verdict]
+        assert flat and all(v in (0, 1) or isinstance(v, (str, tuple)) for v in flat)
+    assert 0.0 <= average_precision(useful) <= 1.0
