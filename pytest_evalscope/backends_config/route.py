@@ -13,7 +13,7 @@ natively) or a :class:`Delegation` (the backend, what it needs installed, and wh
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,6 @@ class Delegation:
     modules: tuple[str, ...]  # what the backend's interpreter must import
     install: str  # the pip line that installs them
     reason: str  # why it is not run natively
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 INSTALL = {"OpenCompass": (("evalscope", "opencompass"), "pip install 'evalscope[opencompass]'"),
