@@ -40,7 +40,7 @@ class TaskConfig:
 
     model: str | None
     model_id: str | None
-    api_url: str | None
+    api_url: str | list[str] | None  # several: endpoints serving the same model (models/fleet.py)
     api_key: str | None
     eval_type: str | None
     model_args: dict[str, Any]
@@ -161,7 +161,7 @@ class TaskConfig:
             data["api_key"] = REDACTED if self.api_key not in (None, "EMPTY") else self.api_key
             data["model_args"] = redact_mapping(self.model_args)
             data["generation_config"] = redact_mapping(self.generation_config)
-            data["api_url"] = redact_url(self.api_url)
+            data["api_url"] = redact_urls(self.api_url)
             data["judge_model_args"] = redact_mapping(self.judge_model_args)
             data["eval_config"] = redact_tree(self.eval_config)
         return data
@@ -194,6 +194,17 @@ def redact_tree(value: Any) -> Any:
 def _secret_name(lowered: str) -> bool:
     # max_tokens, min_tokens, max_new_tokens: counts of tokens, not tokens
     return any(word in lowered for word in _SECRET_HEADER_WORDS) and not lowered.endswith("tokens")
+
+
+def redact_urls(value: str | list[str] | None) -> str | list[str] | None:
+    """api_url redacted in the shape it has: one URL, or a fleet's list."""
+    return [redact_url(u) or u for u in value] if isinstance(value, list) else redact_url(value)
+
+
+def shown_urls(value: str | list[str] | None) -> str | None:
+    """api_url for a header or a log line: one URL, or a fleet's joined by ", "; credentials redacted."""
+    redacted = redact_urls(value)
+    return ", ".join(redacted) if isinstance(redacted, list) else redacted
 
 
 def redact_url(url: str | None) -> str | None:

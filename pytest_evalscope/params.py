@@ -221,6 +221,23 @@ def parse_url(value: Any, name: str) -> str | None:
     return text.rstrip("/")
 
 
+def parse_urls(value: Any, name: str) -> str | list[str] | None:
+    """api_url: one URL, or several endpoints serving the same model (a list, a repeated option, or an
+    ini value with one URL per line). One stays a plain string, as in EvalScope's configs."""
+    if isinstance(value, str) and value.split() and not any(ord(c) < 32 and c not in "\n\t" for c in value):
+        value = value.split()  # ini lines; a CR or other control character is left to parse_url's refusal
+    if not isinstance(value, (list, tuple)):
+        return parse_url(value, name)
+    urls = [parse_url(url, f"{name}[{i}]") for i, url in enumerate(value)]
+    if any(url is None for url in urls):
+        raise ConfigError(f"{name}: an empty entry in the list; give each endpoint's URL, e.g. http://127.0.0.1:8000/v1")
+    twice = next((url for i, url in enumerate(urls) if url in urls[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"{name}: {twice} is listed twice; give each endpoint once")
+    checked = [url for url in urls if url is not None]
+    return None if not checked else checked[0] if len(checked) == 1 else checked
+
+
 def parse_threshold_value(value: Any, name: str) -> float:
     try:
         number = float(value)
@@ -366,8 +383,9 @@ PARAMS: tuple[Param, ...] = (
           schema=(("type", ["string", "null"]),)),
     Param("model_id", _opt(parse_name), None, "name used in outputs and reports; default: the basename of model",
           schema=(("type", ["string", "null"]),)),
-    Param("api_url", parse_url, None, "OpenAI-compatible root URL such as http://127.0.0.1:8000/v1 (implies eval_type service)",
-          schema=(("type", ["string", "null"]), ("format", "uri"),)),
+    Param("api_url", parse_urls, None, "OpenAI-compatible root URL such as http://127.0.0.1:8000/v1 (implies eval_type "
+          "service); repeatable: several endpoints serving the same model", repeatable=True,
+          schema=(("type", ["string", "array", "null"]), ("items", {"type": "string", "format": "uri"}),)),
     Param("api_key", _opt(parse_str), None, "API key; default $EVALSCOPE_API_KEY, then $OPENAI_API_KEY, then EMPTY; never written anywhere", secret=True,
           schema=(("type", ["string", "null"]),)),
     Param("eval_type", choice(EVAL_TYPES), None, "service | checkpoint | mock (default: service when api_url is set)",

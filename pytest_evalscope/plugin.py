@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .config import TaskConfig, load_config_file, redact_url
+from .config import TaskConfig, load_config_file, shown_urls
 from .items import SampleItem, Suite
 from .models import validate_model_config
 from .params import BOOL_PARAMS, PARAMS, ConfigError, parse_thresholds
@@ -275,5 +275,5 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if runtime is None or hasattr(config, "workerinput"):
         return None
     task = runtime.config
-    where = redact_url(task.api_url) or task.eval_type
+    where = shown_urls(task.api_url) or task.eval_type
     return [f"evalscope: model {task.model} ({where}), eval_batch_size {task.eval_batch_size}, outputs {os.path.relpath(runtime.run_dir)}"]

@@ -29,11 +29,12 @@ class ModelOutput:
     # multi-turn samples (MT-Bench): every turn's reply (to_dict), in order; the fields above are the last
     # turn's, except usage, latency and attempts, which add up the turns
     turns: list[dict[str, Any]] | None = None
+    endpoint: str | None = None  # with several api_url endpoints: the one that answered (credentials redacted)
 
     def to_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)  # dataclasses.asdict deep-copies; this runs once per sample
         data["usage"] = dict(self.usage)
-        for optional in ("choice_scores", "turns"):
+        for optional in ("choice_scores", "turns", "endpoint"):  # absent when unused: records stay as they were
             if data[optional] is None:
                 del data[optional]
         return data
@@ -48,7 +49,8 @@ class ModelOutput:
                 if isinstance(value, int):
                     usage[name] = int(usage.get(name) or 0) + value
         return cls(last.content, last.reasoning, last.finish_reason, usage, sum(t.latency for t in turns), last.ttft,
-                   sum(t.attempts for t in turns), last.model, last.id, turns=[t.to_dict() for t in turns])
+                   sum(t.attempts for t in turns), last.model, last.id, turns=[t.to_dict() for t in turns],
+                   endpoint=last.endpoint)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelOutput:

@@ -31,6 +31,7 @@ from typing import Any
 from ..config import redact_url
 from ..params import ConfigError, bounded_int, check_headers, did_you_mean, parse_int, parse_seconds
 from .base import ModelAPI, ModelError, ModelOutput
+from .fleet import FleetClient, FleetTransport
 from .http11 import Http11Transport, lean_transport_applies
 from .image_wire import wire_messages
 
@@ -94,13 +95,16 @@ def build_request(model: str, generation_config: dict[str, Any]) -> dict[str, An
 
 
 class OpenAIServiceModel(ModelAPI):
-    def __init__(self, name: str, api_url: str, api_key: str, model_args: dict[str, Any],
+    def __init__(self, name: str, api_url: str | list[str], api_key: str, model_args: dict[str, Any],
                  generation_config: dict[str, Any]) -> None:
         check_model_args(model_args)
         check_generation_config(generation_config)
         self.name = name
         self._made_with = (name, api_url, api_key, dict(model_args))
-        self.client_args = {"base_url": api_url, "api_key": api_key, **model_args}
+        urls = [api_url] if isinstance(api_url, str) else list(api_url)
+        # several endpoints: requests are spread over them under the client (models/fleet.py)
+        self.fleet = FleetClient(urls, model_args) if len(urls) > 1 else None
+        self.client_args = {"base_url": urls[0], "api_key": api_key, **model_args}
         if "max_retries" not in model_args:
             self.client_args["max_retries"] = parse_int(generation_config.get("retries", DEFAULT_MAX_RETRIES), "generation_config.retries", 0)
         self.client_args["max_retries"] = self.max_retries = bounded_int(0, 100)(self.client_args["max_retries"],
@@ -119,7 +123,9 @@ class OpenAIServiceModel(ModelAPI):
             import openai
 
             args = dict(self.client_args)
-            if lean_transport_applies(args["base_url"], args):
+            if self.fleet is not None:
+                args["http_client"] = self.fleet.http_client()
+            elif lean_transport_applies(args["base_url"], args):
                 args["http_client"] = openai.DefaultAsyncHttpxClient(transport=Http11Transport())
             self._client = openai.AsyncOpenAI(**args)
             # the HTTP library the client is built on (httpx, or httpx2 in openai 3.x)
@@ -135,9 +141,19 @@ class OpenAIServiceModel(ModelAPI):
         if self._client is not None:
             await self._client.close()
 
+    def stats(self) -> dict[str, Any] | None:
+        """A fleet's figures per endpoint (requests, errors, outages); nothing for one endpoint."""
+        return {"endpoints": self.fleet.stats()} if self.fleet is not None and self.fleet.fleet is not None else None
+
+    def _check(self) -> Any:
+        if self.fleet is not None:
+            self.client  # noqa: B018 - makes the fleet, which the check fills in
+            return self.fleet.check(self.name, self.client_args, check_reachable)
+        return check_reachable(self.client_args["base_url"], self.client_args)
+
     async def generate(self, messages: list[dict[str, str]]) -> ModelOutput:
         if self._reachable is None:
-            self._reachable = asyncio.ensure_future(check_reachable(self.client_args["base_url"], self.client_args))
+            self._reachable = asyncio.ensure_future(self._check())
         await asyncio.shield(self._reachable)  # every request of the run waits for the one check
         for attempt in range(self.max_retries + 1):
             started = time.perf_counter()
@@ -169,10 +185,16 @@ class OpenAIServiceModel(ModelAPI):
         except openai.APITimeoutError:
             raise ModelError("timeout", f"no reply within the timeout after {self.max_retries + 1} attempts", self.max_retries + 1) from None
         except openai.APIConnectionError as exc:
+            if self.fleet is not None and self.fleet.all_down(exc):  # the whole fleet is lost: no sample can succeed
+                raise ModelError("unreachable", f"{self.fleet.all_down(exc)} after {self.max_retries + 1} attempts",
+                                 self.max_retries + 1) from None
             raise ModelError("connection", f"connection failed after {self.max_retries + 1} attempts: {exc}", self.max_retries + 1) from None
         except (ValueError, TypeError, AttributeError, openai.APIResponseValidationError) as exc:
             raise _MalformedReply(f"{type(exc).__name__}: {str(exc)[:200]}") from None
-        return _parse_completion(response, time.perf_counter() - started)
+        output = _parse_completion(response, time.perf_counter() - started)
+        if self.fleet is not None:
+            output.endpoint = raw.extensions.get(FleetTransport.ENDPOINT)
+        return output
 
     def _body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
         body = {k: v for k, v in self.request.items() if k != "extra_body"}
@@ -210,8 +232,10 @@ class OpenAIServiceModel(ModelAPI):
                 finish = choice.finish_reason or finish
         if ttft is None and finish is None:
             raise _MalformedReply("the stream ended without any choice")
+        endpoint = stream.response.extensions.get(FleetTransport.ENDPOINT) if self.fleet is not None else None
         return ModelOutput(_text("".join(content)), _text("".join(reasoning)) or None, finish, _usage(usage),
-                           time.perf_counter() - started, ttft, model=_opt_text(model), id=_opt_text(ident))
+                           time.perf_counter() - started, ttft, model=_opt_text(model), id=_opt_text(ident),
+                           endpoint=endpoint)
 
 
 class _MalformedReply(Exception):

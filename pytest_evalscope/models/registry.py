@@ -39,7 +39,7 @@ class ModelSpec:
 
     backend: str  # a registered backend name or alias (eval_type)
     model: str
-    api_url: str | None = None
+    api_url: str | list[str] | None = None  # a list: several endpoints serving the same model
     api_key: str | None = None
     model_args: dict[str, Any] = field(default_factory=dict)
     generation_config: dict[str, Any] = field(default_factory=dict)

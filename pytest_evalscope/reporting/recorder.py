@@ -19,13 +19,14 @@ from typing import Any
 
 import pytest
 
-from ..config import redact_url
+from ..config import shown_urls
 from ..items import SampleItem
 from ..params import ConfigError
 from ..pipeline import FATAL_KINDS
 from ..registry import get_benchmark_class
 from ..runtime import EvalRuntime
 from ..schema import SampleRecord
+from .endpoints import endpoint_summary
 from .gates import Gate, evaluate_gates
 from .outputs import FLUSH_INTERVAL, OutputWriter, atomic_write, write_report, write_task_config
 from .report import build_report
@@ -90,7 +91,7 @@ class Recorder:
         log.addHandler(self._log_handler)
         log.setLevel(logging.DEBUG if self.task.debug else logging.INFO)
         log.info("run %s: model %s (%s), eval_batch_size %d, outputs %s", run_dir.name, self.task.model,
-                 redact_url(self.task.api_url) or self.task.eval_type, self.task.eval_batch_size, run_dir)
+                 shown_urls(self.task.api_url) or self.task.eval_type, self.task.eval_batch_size, run_dir)
         self._writer = OutputWriter(run_dir, self.model_id, keep_previous=bool(self.task.use_cache))
 
     # ------------------------------------------------------------ progress (progress.json)
@@ -241,6 +242,9 @@ class Recorder:
                 perf = self.reports[suite]["perf_metrics"] or {}
                 perf["model"] = stats
                 self.reports[suite]["perf_metrics"] = perf
+            fleet = endpoint_summary(records, stats)
+            if fleet:  # several api_url endpoints: who answered, how fast, how often each failed
+                self.reports[suite]["perf_metrics"] = {**(self.reports[suite]["perf_metrics"] or {}), "endpoints": fleet}
             self.config.hook.pytest_evalscope_aggregate(suite=suite, records=records, report=self.reports[suite],
                                                         run_dir=self.runtime.run_dir, config=self.config)
             write_report(self.runtime.run_dir, self.model_id, suite, self.reports[suite])

@@ -34,6 +34,11 @@ prompt. Other requests fall through to the oracle. Faults and latency apply to b
 With ``record_requests``, ``stats()["received"]`` lists every chat request's JSON body (MT-Bench's
 two-turn requests and their temperatures are checked on them).
 
+Capacity (``max_concurrent``): at most that many chat requests are served at once; later ones *queue*
+(as vLLM's ``max_num_seqs`` does) and their latency starts when they are admitted, so a client that
+sends more than the cap gains nothing. ``stats()["max_concurrent"]`` is the peak served at once,
+``max_waiting`` the peak queue. ``served_models`` is what ``GET /v1/models`` lists.
+
 Bounds: after ``max_requests`` chat requests (later ones get 503) or ``max_seconds`` the server
 shuts itself down, so a forgotten server never outlives a test run.
 """
@@ -86,6 +91,8 @@ class ServerConfig:
     stream_chunk_tokens: int = 3
     judge: bool = False  # answer grader prompts as an oracle judge (testing/judge_oracle.py) before the oracle
     record_requests: bool = False  # keep every chat request's body; stats() lists them as "received"
+    max_concurrent: int | None = None  # chat requests served at once; more wait in a queue
+    served_models: tuple[str, ...] = ("oracle",)  # the ids GET /v1/models lists
 
     def __post_init__(self) -> None:
         self.fault_kinds = tuple(self.fault_kinds)
@@ -98,6 +105,9 @@ class ServerConfig:
             raise ValueError(f"unknown fault kinds {sorted(unknown - set(FAULT_KINDS))}")
         if self.stream_chunk_tokens < 1:
             raise ValueError("stream_chunk_tokens must be >= 1")
+        if self.max_concurrent is not None and self.max_concurrent < 1:
+            raise ValueError("max_concurrent must be >= 1 (or None for no cap)")
+        self.served_models = tuple(self.served_models)
 
 
 def _is_loopback(host: str) -> bool:
@@ -193,7 +203,8 @@ async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
     return _Request(method, target.split("?", 1)[0], body, keep)
 
 
-_MODELS = _json({"object": "list", "data": [{"id": "oracle", "object": "model", "created": 0, "owned_by": "test"}]})
+def _models(ids: tuple[str, ...]) -> bytes:
+    return _json({"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "test"} for i in ids]})
 
 
 class OracleServer:
@@ -206,6 +217,8 @@ class OracleServer:
         self._faults: dict[str, int] = {}
         self._requests = self._completed = self._inflight = self._peak = 0
         self._received: list[Any] = []
+        self._waiting = self._peak_waiting = 0
+        self._capacity: asyncio.Semaphore | None = None
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._server: asyncio.Server | None = None
@@ -226,6 +239,8 @@ class OracleServer:
         return f"http://{_netloc(self.config.host, self.port)}/v1"
 
     async def start(self) -> None:
+        if self.config.max_concurrent is not None:
+            self._capacity = asyncio.Semaphore(self.config.max_concurrent)
         self._server = await asyncio.start_server(self._serve, self.config.host, self.config.port, limit=1 << 20)
         self.port = self._server.sockets[0].getsockname()[1]
         if self.config.max_seconds is not None:
@@ -254,14 +269,15 @@ class OracleServer:
         await self._stopped.wait()
 
     def stats(self) -> dict[str, Any]:
-        """``{requests, completed, by_key: {key: {requests, completed}}, faults: {kind: n}, max_concurrent}``.
+        """``{requests, completed, by_key: {key: {requests, completed}}, faults: {kind: n}, max_concurrent,
+        max_waiting}``.
 
         Chat requests only; ``completed`` counts answers sent (a fault is not one).  Safe to call
         from another thread: the copies below are single C-level calls under the GIL.
         """
         by_key = {k: {"requests": n, "completed": m} for k, (n, m) in list(self._by_key.items())}
         stats = {"requests": self._requests, "completed": self._completed, "by_key": by_key,
-                 "faults": dict(self._faults), "max_concurrent": self._peak}
+                 "faults": dict(self._faults), "max_concurrent": self._peak, "max_waiting": self._peak_waiting}
         if self.config.record_requests:
             stats["received"] = list(self._received)
         return stats
@@ -295,7 +311,7 @@ class OracleServer:
         if route == ("POST", "/v1/chat/completions"):
             return await self._chat(req, reader)
         if route == ("GET", "/v1/models"):
-            return _response(200, _MODELS, req.keep)
+            return _response(200, _models(self.config.served_models), req.keep)
         if route == ("GET", "/stats"):
             return _response(200, _json(self.stats()), req.keep)
         if route == ("POST", "/shutdown"):
@@ -347,6 +363,23 @@ class OracleServer:
         attempt = counts[0]
         counts[0] += 1
         self._requests += 1
+        if self._capacity is None:
+            return await self._served(req, reader, payload, messages, key, reply, counts, attempt)
+        self._waiting += 1
+        self._peak_waiting = max(self._peak_waiting, self._waiting)
+        try:
+            await self._capacity.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            return await self._served(req, reader, payload, messages, key, reply, counts, attempt)
+        finally:
+            self._capacity.release()
+
+    async def _served(self, req: _Request, reader: asyncio.StreamReader, payload: dict[str, Any], messages: list[Any],
+                      key: str, reply: Any, counts: list[int], attempt: int) -> bytes | None:
+        """A chat request admitted to be served: its latency, fault or answer."""
+        limit = self.config.max_requests
         self._inflight += 1
         self._peak = max(self._peak, self._inflight)
         try:
@@ -367,7 +400,7 @@ class OracleServer:
             return self._answer(payload, messages, reply, req.keep)
         finally:
             self._inflight -= 1
-            if limit is not None and self._requests >= limit and self._inflight == 0:
+            if limit is not None and self._requests >= limit and self._inflight == 0 and self._waiting == 0:
                 self.request_stop()
 
     def _fault_response(self, fault: str, payload: dict[str, Any], keep: bool) -> bytes | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from ...config import redact_url
+from ...config import redact_url, shown_urls
 from ..gates import evaluate_gates
 from ..report import interval
 from . import perf as perf_data
@@ -221,7 +221,7 @@ def scoreboard(reports: dict[str, dict[str, Any]], rows: list[dict[str, Any]]) -
 
 def _endpoint(config: dict[str, Any]) -> str | None:
     if config.get("api_url"):
-        return redact_url(str(config["api_url"]))
+        return shown_urls(config["api_url"] if isinstance(config["api_url"], list) else str(config["api_url"]))
     if config.get("eval_type") in ("checkpoint", "llm_ckpt"):
         return f"checkpoint {config.get('model')}"
     return config.get("eval_type")
