@@ -27,8 +27,9 @@ from .scoring.numeric import split_reasoning
 from .scoring.stage import Scored, Scorer
 
 # Replies that say the request itself is wrong (key, model name, URL), an endpoint that cannot be
-# reached at all, or a checkpoint that cannot load: no later sample can succeed.
-FATAL_KINDS = ("http_401", "http_403", "http_404", "unreachable", "model_load",
+# reached at all (of a fleet: no endpoint), a fleet whose endpoints serve different models, or a
+# checkpoint that cannot load: no later sample can succeed.
+FATAL_KINDS = ("http_401", "http_403", "http_404", "unreachable", "fleet_mismatch", "model_load",
                "judge_http_401", "judge_http_403", "judge_http_404", "judge_unreachable", "judge_missing")
 
 

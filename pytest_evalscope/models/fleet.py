@@ -48,6 +48,7 @@ STREAK = 3  # failures in a row that take an endpoint out
 COOLDOWN_S = 1.0  # the first outage's length; doubles for each outage in a row
 MAX_COOLDOWN_S = 30.0
 CHECK_TIMEOUT_S = 10.0
+MAX_STAMPS = 20  # outage times kept per endpoint
 
 
 class FleetDown(httpx2.ConnectError):
@@ -67,6 +68,7 @@ class Endpoint:
     out_until: float | None = None  # taken out: not picked before this monotonic time
     outages: int = 0  # times taken out
     outages_in_a_row: int = 0
+    out_at: list[float] = field(default_factory=list)  # when it was taken out (epoch seconds), the first ones
     models: list[str] | None = None  # what GET /models listed at start, when it answered
 
 
@@ -119,6 +121,8 @@ class Fleet:
         endpoint.out_until = self.clock() + cooldown
         endpoint.outages += 1
         endpoint.outages_in_a_row += 1
+        if len(endpoint.out_at) < MAX_STAMPS:
+            endpoint.out_at.append(round(time.time(), 3))
 
     def index(self, endpoint: Endpoint) -> int:
         return self.endpoints.index(endpoint)
@@ -128,7 +132,8 @@ class Fleet:
         service now; JSON-ready, summed over processes in the report's ``perf_metrics.endpoints``."""
         now = self.clock()
         return {e.label: {"requests": e.requests, "ok": e.ok, "errors": dict(sorted(e.errors.items())),
-                          "taken_out": e.outages, "in_service": e.out_until is None or e.out_until <= now}
+                          "taken_out": e.outages, "out_at": list(e.out_at),
+                          "in_service": e.out_until is None or e.out_until <= now}
                 for e in self.endpoints}
 
     # ------------------------------------------------------------ the check at start

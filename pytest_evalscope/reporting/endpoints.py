@@ -4,7 +4,8 @@
                                  "latency": {"mean", "p50", "p99"},   # those replies' latency, seconds
                                  "requests": 1290,         # HTTP requests sent to it in the whole run
                                  "errors": {"connect": 1, "http_503": 3},   # failed requests by kind
-                                 "taken_out": 1}}          # times taken out of service
+                                 "taken_out": 1,           # times taken out of service
+                                 "first_out_at": 1765012345.678}}   # when first taken out (epoch s), or null
 
 `answered` and `latency` come from the suite's records (each reply names its endpoint); `requests`,
 `errors` and `taken_out` are process counters summed over the run's processes (xdist workers), so they
@@ -32,6 +33,7 @@ def endpoint_summary(records: list[dict[str, Any]], process_stats: dict[str, dic
             total["requests"] += int(figures.get("requests") or 0)
             total["errors"].update(figures.get("errors") or {})
             total["taken_out"] += int(figures.get("taken_out") or 0)
+            total["out_at"] = sorted([*total.get("out_at", []), *(figures.get("out_at") or [])])
     if not latencies and not counters:
         return None
     summary = {}
@@ -39,7 +41,8 @@ def endpoint_summary(records: list[dict[str, Any]], process_stats: dict[str, dic
         answered = sorted(latencies.get(label, []))
         total = counters.get(label, {"requests": 0, "errors": Counter(), "taken_out": 0})
         summary[label] = {"answered": len(answered), "latency": _latency(answered), "requests": total["requests"],
-                          "errors": dict(sorted(total["errors"].items())), "taken_out": total["taken_out"]}
+                          "errors": dict(sorted(total["errors"].items())), "taken_out": total["taken_out"],
+                          "first_out_at": (total.get("out_at") or [None])[0]}
     return summary
 
 

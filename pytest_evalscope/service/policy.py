@@ -156,14 +156,19 @@ def _check_benchmark(name: str, args: Any, isolation: str) -> None:
         raise RequestError(str(exc), "dataset_args") from None
 
 
-def check_url(url: str | None, field: str, allowed: tuple[str, ...]) -> None:
+def check_url(url: str | list[str] | None, field: str, allowed: tuple[str, ...]) -> None:
     """With --allow-url prefixes, a URL a request makes the service send to must start with one of them
-    (compared scheme, host and port exactly, then the path as a prefix; user:password ignored)."""
+    (compared scheme, host and port exactly, then the path as a prefix; user:password ignored). A fleet's
+    list (api_url with several endpoints) is checked URL by URL."""
+    if isinstance(url, list):
+        for i, one in enumerate(url):
+            check_url(one, f"{field}[{i}]", allowed)
+        return
     if not url or not allowed:
         return
     if not any(_canonical(url).startswith(_canonical(prefix)) for prefix in allowed):
         raise RequestError(f"{field}: this service sends only to the URLs its operator allowed (--allow-url "
-                           f"{' '.join(allowed)})", field)
+                           f"{' '.join(allowed)})", field.partition("[")[0])
 
 
 def _canonical(url: str) -> str:

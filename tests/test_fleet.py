@@ -1,0 +1,255 @@
+"""Several endpoints (api_url as a list, models/fleet.py): the option and config forms, the routing and
+health rules, and whole runs against loopback fleets: one endpoint killed mid-run and one five times
+slower, reports equal under -n 0 and -n 2, a fleet serving different models refused, a dead fleet."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from pytest_evalscope.config import TaskConfig
+from pytest_evalscope.models.fleet import COOLDOWN_S, STREAK, Fleet
+from pytest_evalscope.params import ConfigError
+from pytest_evalscope.testing.gsm8k_oracle import build_oracle, read_records
+from pytest_evalscope.testing.server import ServerConfig, ServerHandle, serve_in_subprocess, serve_in_thread
+
+from .conftest import GSM8K_DIR
+
+RECORDS = read_records(GSM8K_DIR / "test.jsonl") if GSM8K_DIR.is_dir() else []
+ORACLE, VERDICTS = build_oracle(RECORDS)
+
+
+def expected(limit: int) -> tuple[int, float]:
+    right = sum(VERDICTS[i] for i in range(limit))
+    return right, round(right / limit, 4)
+
+
+# ---------------------------------------------------------------- settings
+
+
+def resolve(**values: Any) -> TaskConfig:
+    return TaskConfig.from_layers([("test", {"model": "m", **values})], env={})
+
+
+def test_api_url_takes_one_url_or_a_list() -> None:
+    assert resolve(api_url="http://a:1/v1/").api_url == "http://a:1/v1"  # one stays a string, as in EvalScope
+    assert resolve(api_url=["http://a:1/v1"]).api_url == "http://a:1/v1"
+    assert resolve(api_url=["http://a:1/v1", "http://b:2/v1/"]).api_url == ["http://a:1/v1", "http://b:2/v1"]
+    assert resolve(api_url="http://a:1/v1\nhttp://b:2/v1").api_url == ["http://a:1/v1", "http://b:2/v1"]  # ini lines
+    config = resolve(api_url=["http://u:pw@a:1/v1", "http://b:2/v1"])
+    assert config.eval_type == "service"
+    assert config.to_dict()["api_url"] == ["http://***@a:1/v1", "http://b:2/v1"]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (["http://a:1/v1", "a:2/v1"], "api_url[1]: 'a:2/v1' is not an http(s) URL"),
+    (["http://a:1/v1", "http://a:1/v1/"], "api_url: http://a:1/v1 is listed twice"),
+    (["http://a:1/v1", ""], "api_url: an empty entry in the list"),
+    ("http://a:1/v1\r\nX-Injected: 1", "api_url: 'http://a:1/v1\\r\\nX-Injected: 1' holds the control or space"),
+])
+def test_a_bad_endpoint_in_the_list_is_one_line_naming_it(value: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+                       .replace("]", r"\]").replace("\\r", "\\\\r").replace("\\n", "\\\\n")):
+        resolve(api_url=value)
+
+
+def test_the_option_repeats_and_the_service_checks_each_url(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest("")
+    config = pytester.parseconfig("--evalscope-model=m", "--evalscope-api-url=http://a:1/v1",
+                                  "--evalscope-api-url=http://b:2/v1")
+    assert config.getoption("evalscope_api_url") == ["http://a:1/v1", "http://b:2/v1"]
+    from pytest_evalscope.service.policy import check_url
+    from pytest_evalscope.service.schema import RequestError
+
+    allowed = ("http://a:1/", "http://b:2/")
+    check_url(["http://a:1/v1", "http://b:2/v1"], "api_url", allowed)
+    with pytest.raises(RequestError, match=r"^api_url\[1\]: this service sends only to the URLs its operator allowed") as info:
+        check_url(["http://a:1/v1", "http://c:3/v1"], "api_url", allowed)
+    assert info.value.field == "api_url"
+
+
+# ---------------------------------------------------------------- routing and health rules
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fleet_of(n: int) -> tuple[Fleet, Clock]:
+    clock = Clock()
+    return Fleet([f"http://127.0.0.1:{9000 + i}/v1" for i in range(n)], lambda url: httpx2.AsyncBaseTransport(),
+                 clock), clock
+
+
+def test_the_least_busy_endpoint_is_picked_and_ties_take_turns() -> None:
+    fleet, _ = fleet_of(3)
+    a, b, c = fleet.endpoints
+    a.in_flight, b.in_flight, c.in_flight = 2, 1, 3
+    assert fleet.pick() is b
+    b.in_flight = 2
+    picks = [fleet.pick() for _ in range(6)]
+    assert set(map(id, picks)) == {id(a), id(b)}  # both idlest, in turn; never the busier c
+    assert fleet.pick({0, 1}) is c
+
+
+def test_a_refused_connection_takes_out_at_once_a_streak_of_failures_too() -> None:
+    fleet, clock = fleet_of(2)
+    a, b = fleet.endpoints
+    fleet.failed(a, "connect", hard=True)
+    assert [fleet.pick() for _ in range(4)] == [b] * 4
+    for _ in range(STREAK - 1):
+        fleet.failed(b, "http_503", hard=False)
+    clock.now += COOLDOWN_S + 0.01  # a is back on probation
+    assert fleet.pick({0}) is b  # STREAK - 1 failures keep b in service
+    fleet.failed(b, "http_503", hard=False)
+    assert fleet.pick({0}) is None
+    assert fleet.stats()[b.label]["errors"] == {"http_503": STREAK}
+
+
+def test_an_endpoint_comes_back_after_its_cooldown_one_request_at_a_time() -> None:
+    fleet, clock = fleet_of(2)
+    a, b = fleet.endpoints
+    fleet.failed(a, "connect", hard=True)
+    b.in_flight = 50
+    clock.now += COOLDOWN_S / 2
+    assert fleet.pick() is b
+    clock.now += COOLDOWN_S
+    assert fleet.pick() is a  # probation: the idle endpoint takes a request...
+    a.in_flight = 1
+    assert fleet.pick() is b  # ...one at a time
+    a.in_flight = 0
+    fleet.failed(a, "connect", hard=True)  # the probe failed: out again, for twice as long
+    clock.now += COOLDOWN_S * 1.5
+    assert fleet.pick() is b
+    clock.now += COOLDOWN_S
+    assert fleet.pick() is a
+    fleet.succeeded(a)
+    a.in_flight = 1
+    assert fleet.pick() is a  # in service again: no longer one at a time
+    assert fleet.stats()[a.label]["taken_out"] == 2
+
+
+# ---------------------------------------------------------------- whole runs
+
+
+@contextmanager
+def fleet_servers(*configs: ServerConfig) -> Iterator[list[ServerHandle]]:
+    with ExitStack() as stack:
+        yield [stack.enter_context(serve_in_subprocess(config)) for config in configs]
+
+
+def run_args(handles: list[ServerHandle], limit: int, *extra: str) -> list[str]:
+    return ["--evalscope-model=oracle", *(f"--evalscope-api-url={h.url}" for h in handles),
+            f"--evalscope-limit={limit}", "--evalscope-work-dir=out", "-p", "no:cacheprovider",
+            "--evalscope-dataset-args=" + json.dumps({"gsm8k": {"local_path": str(GSM8K_DIR)}}), *extra]
+
+
+def report_of(pytester: pytest.Pytester, root: str = "out") -> dict[str, Any]:
+    return json.loads(next((pytester.path / root).glob("*/reports/oracle/gsm8k.json")).read_text())
+
+
+def kill_after(handle: ServerHandle, requests: int, stamp: list[float]) -> threading.Thread:
+    """SIGKILL the server once it has received `requests` chat requests; `stamp` gets the moment."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if handle.stats()["requests"] >= requests:
+                stamp.append(time.time())
+                os.kill(handle.pid, signal.SIGKILL)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_killed_and_a_slow_endpoint_leave_every_sample_answered_once(pytester: pytest.Pytester,
+                                                                        suite_file: Path) -> None:
+    limit = 240
+    fast, victim, slow = (ServerConfig(oracle=ORACLE, latency_ms=ms, max_seconds=120) for ms in (40, 40, 200))
+    with fleet_servers(fast, victim, slow) as handles:
+        killed: list[float] = []
+        watcher = kill_after(handles[1], 30, killed)
+        result = pytester.runpytest(*run_args(handles, limit, "--evalscope-eval-batch-size=16"))
+        watcher.join(5)
+    right, score = expected(limit)
+    result.assert_outcomes(passed=right, failed=limit - right)  # no errors: every sample got its reply
+    assert killed, "the victim never got its 30th request"
+    run = next((pytester.path / "out").glob("*"))
+    reviews = [json.loads(line) for line in (run / "reviews/oracle/gsm8k_main.jsonl").read_text().splitlines()]
+    assert sorted(r["index"] for r in reviews) == list(range(limit))  # each sample once
+    report = report_of(pytester)
+    assert report["score"] == score
+    per = report["perf_metrics"]["endpoints"]
+    assert list(per) == [h.url for h in handles]
+    fast_n, victim_n, slow_n = (per[h.url]["answered"] for h in handles)
+    assert fast_n + victim_n + slow_n == limit
+    assert slow_n * 2.5 <= fast_n, per  # 5x slower: about a fifth of the fast survivor's share
+    assert per[handles[1].url]["taken_out"] >= 1
+    assert 0 <= per[handles[1].url]["first_out_at"] - killed[0] < 1.0, per  # out within a second of the kill
+    assert per[handles[0].url]["taken_out"] == 0 and per[handles[0].url]["errors"] == {}
+
+
+def test_reports_are_the_same_with_and_without_xdist(pytester: pytest.Pytester, suite_file: Path) -> None:
+    limit = 60
+    configs = [ServerConfig(oracle=ORACLE, latency_ms=ms, max_seconds=120) for ms in (10, 30)]
+    reports = []
+    with fleet_servers(*configs) as handles:
+        for n, root in (("0", "serial"), ("2", "xdist")):
+            result = pytester.runpytest(*run_args(handles, limit, "--evalscope-eval-batch-size=8", "-n", n,
+                                                  f"--evalscope-work-dir={root}"))
+            right, _ = expected(limit)
+            result.assert_outcomes(passed=right, failed=limit - right)
+            reports.append(report_of(pytester, root))
+    for report in reports:
+        per = report["perf_metrics"]["endpoints"]
+        assert sum(p["answered"] for p in per.values()) == limit
+        assert sum(p["requests"] for p in per.values()) == limit  # no failures: one request per sample
+    serial, xdist = ({k: v for k, v in r.items() if k != "perf_metrics"} for r in reports)
+    assert serial == xdist
+    assert set(reports[1]["perf_metrics"]["model"]) == {"gw0", "gw1"}  # each worker's own counters
+
+
+def test_a_fleet_serving_different_models_is_refused(pytester: pytest.Pytester, suite_file: Path) -> None:
+    same, other = ServerConfig(oracle=ORACLE, max_seconds=60), ServerConfig(oracle=ORACLE, max_seconds=60,
+                                                                           served_models=("oracle", "other"))
+    with serve_in_thread(same) as a, serve_in_thread(other) as b:
+        result = pytester.runpytest(*run_args([a, b], 20), "--evalscope-eval-batch-size=4")
+        sent = a.stats()["requests"] + b.stats()["requests"]
+    assert result.ret != 0
+    result.stdout.fnmatch_lines([f"*the endpoints of api_url serve different models ({a.url} serves oracle; "
+                                 f"{b.url} serves oracle, other)*"])
+    assert sent == 0
+
+
+def test_one_dead_endpoint_at_start_is_left_out_all_dead_stops_the_run(pytester: pytest.Pytester,
+                                                                        suite_file: Path) -> None:
+    dead = [ServerHandle("http://127.0.0.1:9/v1", dict, lambda: None, 0), ServerHandle("http://127.0.0.1:7/v1", dict,
+                                                                                       lambda: None, 0)]
+    with serve_in_thread(ServerConfig(oracle=ORACLE, max_seconds=60)) as alive:
+        result = pytester.runpytest(*run_args([dead[0], alive], 20))
+    right, _ = expected(20)
+    result.assert_outcomes(passed=right, failed=20 - right)
+    per = report_of(pytester)["perf_metrics"]["endpoints"]
+    assert per[dead[0].url]["answered"] == 0 and per[dead[0].url]["errors"]["connect"] >= 1
+    started = time.monotonic()
+    result = pytester.runpytest(*run_args(dead, 20), "--evalscope-work-dir=dead")
+    assert time.monotonic() - started < 20
+    result.stdout.fnmatch_lines(["*cannot reach any of the 2 endpoints: http://127.0.0.1:9/v1: connection refused*"])
+    assert result.ret != 0
