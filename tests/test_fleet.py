@@ -253,3 +253,30 @@ def test_one_dead_endpoint_at_start_is_left_out_all_dead_stops_the_run(pytester:
     assert time.monotonic() - started < 20
     result.stdout.fnmatch_lines(["*cannot reach any of the 2 endpoints: http://127.0.0.1:9/v1: connection refused*"])
     assert result.ret != 0
+
+
+# ---------------------------------------------------------------- perf: a fleet load-tested from one client
+
+
+def test_perf_spreads_the_load_over_repeated_urls_and_leaves_a_dead_one_out(tmp_path: Path) -> None:
+    from pytest_evalscope.perf import run_perf
+    from pytest_evalscope.perf.cli import parse_perf_args
+    from pytest_evalscope.testing.stream_server import StreamServerConfig
+    from pytest_evalscope.testing.stream_server import serve_in_thread as serve_stream
+
+    dead = "http://127.0.0.1:9/v1/chat/completions"
+    assert parse_perf_args(["--model", "m", "--url", dead, "--url", "http://127.0.0.1:7/v1"]).url == [
+        dead, "http://127.0.0.1:7/v1"]
+    with serve_stream(StreamServerConfig(max_seconds=30, ttft_ms=10, output_tokens=4)) as fast, \
+            serve_stream(StreamServerConfig(max_seconds=30, ttft_ms=50, output_tokens=4)) as slow:
+        result = run_perf({"url": [fast.url, slow.url, dead], "model": "m", "outputs_dir": str(tmp_path),
+                           "plots": False, "progress": False, "sleep_interval": 0, "total_timeout": 30,
+                           "parallel": 6, "number": 120}, echo=False)
+    point = result["points"][0]
+    assert point["scalars"]["succeeded"] == 120 and point["failures"] == {}
+    per = point["endpoints"]
+    assert per[fast.url]["succeeded"] + per[slow.url]["succeeded"] == 120
+    assert per[slow.url]["succeeded"] * 2.5 <= per[fast.url]["succeeded"], per  # 5x slower to first token
+    assert per[dead]["succeeded"] == 0 and per[dead]["failures"]["connect"] >= 1 and per[dead]["taken_out"] >= 1
+    rows = [json.loads(x) for x in Path(point["output_dir"], "benchmark_requests.jsonl").read_text().splitlines()]
+    assert {r["endpoint"] for r in rows} == {fast.url, slow.url}

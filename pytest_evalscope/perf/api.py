@@ -24,8 +24,8 @@ from typing import Any
 
 from .apis import encode_body, get_api
 from .args import PerfArgs
-from .client import HttpClient
 from .datasets import load_prompts, load_tokenizer
+from .fleet import make_client
 from .gates import evaluate
 from .metrics import definitions
 from .outputs import SCHEMA, console_report, run_root, write_json, write_point, write_text
@@ -49,7 +49,7 @@ def prepare(args: PerfArgs) -> Workload:
     prompts, hints = load_prompts(args, tokenizer)
     api = get_api(args.api)
     headers = {**api.headers(args), **args.headers}
-    client = HttpClient(args.url, args.connect_timeout, args.read_timeout)
+    client = make_client(args)
     payloads = [client.request_bytes(_dumps(encode_body(api, p, args)), headers) for p in prompts]
     return Workload(payloads, hints, api, tokenizer)
 

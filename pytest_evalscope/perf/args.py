@@ -126,6 +126,20 @@ def _url(value: Any, name: str) -> str:
     return text
 
 
+def _urls(value: Any, name: str) -> str | list[str]:
+    """One endpoint, or several serving the same model (a repeated --url, or a list): the load is spread
+    over them (perf/fleet.py)."""
+    if not isinstance(value, (list, tuple)):
+        return _url(value, name)
+    urls = [_url(url, f"{name}[{i}]") for i, url in enumerate(value)]
+    twice = next((url for i, url in enumerate(urls) if url in urls[:i]), None)
+    if twice is not None:
+        raise ConfigError(f"{name}: {twice} is listed twice; give each endpoint once")
+    if not urls:
+        raise ConfigError(f"{name}: an empty list; give at least one endpoint, e.g. {DEFAULT_URL}")
+    return urls[0] if len(urls) == 1 else urls
+
+
 def _warmup(value: Any, name: str) -> int | float:
     number = _number(0.0)(value, name)
     assert number is not None
@@ -174,14 +188,15 @@ class PerfParam:
     parse: Callable[[Any, str], Any]
     default: Any
     help: str
-    nargs: str | None = None  # "+" for sweep lists on the command line
+    nargs: str | None = None  # "+" for sweep lists on the command line; "append"/"repeat": a repeatable flag
     flag: bool = False  # a boolean switch on the command line
     secret: bool = False
 
 
 PERF_PARAMS: tuple[PerfParam, ...] = (
     PerfParam("model", parse_str, None, "model name sent in each request (required)"),
-    PerfParam("url", _url, DEFAULT_URL, "full endpoint URL, e.g. http://127.0.0.1:8000/v1/chat/completions"),
+    PerfParam("url", _urls, DEFAULT_URL, "full endpoint URL, e.g. http://127.0.0.1:8000/v1/chat/completions; "
+              "repeatable: several endpoints of one model share the load", nargs="repeat"),
     PerfParam("api", _choice_registry("api"), "openai", "request/response format: openai (chat), openai_completions, dashscope"),
     PerfParam("api_key", _opt_str, None, "sent as 'Authorization: Bearer ...'; never written to any file", secret=True),
     PerfParam("headers", _headers, {}, "extra HTTP headers: k=v k=v or a JSON object", nargs="*"),
@@ -231,7 +246,7 @@ class PerfArgs:
     """Validated settings of one perf invocation (a sweep of one or more runs)."""
 
     model: str
-    url: str = DEFAULT_URL
+    url: str | list[str] = DEFAULT_URL  # a list: endpoints serving the same model (perf/fleet.py)
     api: str = "openai"
     api_key: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -316,7 +331,7 @@ class PerfArgs:
             elif f.name == "headers":
                 value = redact_mapping(value)
             elif f.name == "url":
-                value = redact_url(value)
+                value = [redact_url(u) for u in value] if isinstance(value, list) else redact_url(value)
             elif f.name == "slo":
                 value = [s.text for s in value]
             out[f.name] = value

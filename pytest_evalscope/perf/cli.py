@@ -48,6 +48,8 @@ def build_perf_parser(parser: argparse.ArgumentParser | None = None) -> argparse
             parser.add_argument(*flags, action="store_const", const=True, **kwargs)
         elif param.nargs == "append":
             parser.add_argument(*flags, action="append", type=_slo_type, **kwargs)
+        elif param.nargs == "repeat":
+            parser.add_argument(*flags, action="append", **kwargs)
         elif param.nargs:
             parser.add_argument(*flags, nargs=param.nargs, **kwargs)
         else:

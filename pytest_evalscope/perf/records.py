@@ -40,13 +40,14 @@ class RequestRecord:
         "error", "error_detail",
         "ttft", "ttfb", "first_event", "e2e", "stream_end", "tpot", "queue_wait", "output_tokens",
         "input_tokens", "token_source", "chunk_token_source", "itl_token", "itl_chunk", "receive_lags",
-        "chunk_times", "chunk_tokens", "chunk_stamps", "text_chars",
+        "chunk_times", "chunk_tokens", "chunk_stamps", "text_chars", "endpoint",
     )
 
     def __init__(self, index: int, scheduled: float | None = None, warmup: bool = False,
                  prompt_tokens_hint: int | None = None) -> None:
         self.index, self.scheduled, self.warmup, self.prompt_tokens_hint = index, scheduled, warmup, prompt_tokens_hint
         self.t_start = self.t_connected = self.t_sent = self.t_first_byte = self.t_end = None
+        self.endpoint: str | None = None  # with several --url: the endpoint it was sent to
         self.status: int | None = None
         self.content_type: str | None = None
         self.pieces: list[tuple[float, bytes]] = []
@@ -80,7 +81,7 @@ class RequestRecord:
             "tpot_ms": ms(self.tpot), "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
             "token_source": self.token_source, "chunk_token_source": self.chunk_token_source,
             "chunk_times_ms": [ms(t) for t in self.chunk_times], "chunk_tokens": self.chunk_tokens,
-            "text_chars": self.text_chars,
+            "text_chars": self.text_chars, **({"endpoint": self.endpoint} if self.endpoint is not None else {}),
             **({"chunk_srv_ms": [round((t - origin) * 1000.0, 4) for t in self.chunk_stamps]} if self.chunk_stamps else {}),
         }
 

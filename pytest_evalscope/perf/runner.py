@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .client import HttpClient
+from .fleet import FleetHttpClient, make_client
 from .metrics import summarize
 from .records import RequestRecord, analyse
 from .telemetry import Telemetry
@@ -131,7 +131,7 @@ class PointRunner:
                  on_progress: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.args, self.point, self.work, self.deadline = args, point, workload, deadline
         self.on_progress = on_progress
-        self.client = HttpClient(args.url, args.connect_timeout, args.read_timeout)
+        self.client = make_client(args)
         self.records: list[RequestRecord] = []
         self.telemetry = Telemetry()
         self.stop = False
@@ -164,6 +164,8 @@ class PointRunner:
             gc.unfreeze()
         measured = [r for r in self.records if r.t_start is not None]
         summary = summarize(measured, args.goodput, self.dropped)
+        if isinstance(self.client, FleetHttpClient):
+            summary["endpoints"] = self.client.summary(measured)
         summary["telemetry"] = self.telemetry.report(summary["metrics"]["receive_lag"])
         summary["telemetry"]["arrival_clock"] = self.client.arrival_clock
         origin = min((r.t_start for r in measured), default=0.0)

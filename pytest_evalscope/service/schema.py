@@ -157,7 +157,8 @@ def eval_param_schemas() -> dict[str, dict[str, Any]]:
     # what the service knows beyond the table: the suites it can run, and that URLs are http(s)
     suites = sorted(p.stem[len("eval_"):] for p in suites_dir().glob("eval_*.py"))
     schemas["datasets"]["items"] = {"type": "string", "enum": suites}
-    schemas["api_url"]["pattern"] = URL_PATTERN
+    schemas["api_url"]["pattern"] = URL_PATTERN  # one URL, or a fleet's list of them
+    schemas["api_url"]["items"] = {"type": "string", "pattern": URL_PATTERN}
     for key in sorted(INERT_KEYS):
         schemas[key] = {"description": "accepted for EvalScope compatibility; no effect here"}
     return schemas
@@ -251,7 +252,8 @@ def perf_param_schemas() -> dict[str, dict[str, Any]]:
     from ..perf.apis import API_REGISTRY
     from ..perf.datasets import DATASET_REGISTRY
 
-    schemas["url"]["pattern"] = URL_PATTERN
+    schemas["url"]["pattern"] = URL_PATTERN  # one URL, or a fleet's list of them
+    schemas["url"]["items"] = {"type": "string", "pattern": URL_PATTERN}
     schemas["api"]["enum"] = sorted(API_REGISTRY)
     schemas["dataset"]["enum"] = sorted(DATASET_REGISTRY)
     return {**schemas, **PERF_SERVICE_EXTRAS}
