@@ -143,6 +143,41 @@ def test_an_endpoint_comes_back_after_its_cooldown_one_request_at_a_time() -> No
     assert fleet.stats()[a.label]["taken_out"] == 2
 
 
+def test_the_transport_rewrites_url_and_host_and_fails_over_a_refused_connection() -> None:
+    import asyncio
+
+    from pytest_evalscope.models.fleet import FleetDown, FleetTransport
+
+    seen: list[tuple[str, str]] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append((str(request.url), request.headers["Host"]))
+        if request.url.host == "dead":
+            raise httpx2.ConnectError("refused", request=request)
+        return httpx2.Response(200, json={"ok": True})
+
+    mock = httpx2.MockTransport(answer)
+    fleet = Fleet(["http://live:80/v1", "http://dead:8001/v1", "http://other:8002/v1"], lambda url: mock)
+
+    async def send(n: int) -> list[str]:
+        async with httpx2.AsyncClient(transport=FleetTransport(fleet)) as client:
+            replies = [await client.post("http://live/v1/chat/completions?x=1", json={}) for _ in range(n)]
+        return [r.extensions[FleetTransport.ENDPOINT] for r in replies]
+
+    answered = asyncio.run(send(6))
+    assert set(answered) == {"http://live:80/v1", "http://other:8002/v1"}  # never the dead one
+    assert ("http://other:8002/v1/chat/completions?x=1", "other:8002") in seen
+    assert ("http://dead:8001/v1/chat/completions?x=1", "dead:8001") in seen  # tried once, then out
+    assert sum(1 for url, _ in seen if "dead" in url) == 1
+    stats = fleet.stats()
+    assert stats["http://dead:8001/v1"]["errors"] == {"connect": 1} and stats["http://dead:8001/v1"]["taken_out"] == 1
+    assert all(e.in_flight == 0 for e in fleet.endpoints)  # every reply settled its count
+    for endpoint in fleet.endpoints:
+        fleet.failed(endpoint, "connect", hard=True)
+    with pytest.raises(FleetDown, match="all 3 are out of service"):
+        asyncio.run(send(1))
+
+
 # ---------------------------------------------------------------- whole runs
 
 
@@ -280,3 +315,62 @@ def test_perf_spreads_the_load_over_repeated_urls_and_leaves_a_dead_one_out(tmp_
     assert per[dead]["succeeded"] == 0 and per[dead]["failures"]["connect"] >= 1 and per[dead]["taken_out"] >= 1
     rows = [json.loads(x) for x in Path(point["output_dir"], "benchmark_requests.jsonl").read_text().splitlines()]
     assert {r["endpoint"] for r in rows} == {fast.url, slow.url}
+
+
+def test_the_service_checks_every_url_of_a_list_and_redacts_each(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from pytest_evalscope.service import ServiceConfig, create_app
+
+    allowed = ["http://127.0.0.1:9/", "http://127.0.0.1:7/"]
+    client = TestClient(create_app(ServiceConfig(output_dir=str(tmp_path), launch=False, allow_urls=allowed)))
+    base = {"model": "m", "datasets": ["gsm8k"], "limit": 1}
+    fleet = ["http://u:secret@127.0.0.1:9/v1", "http://127.0.0.1:7/v1"]
+    accepted = client.post("/api/v1/eval?async=true", json={**base, "api_url": fleet})
+    assert accepted.status_code == 202, accepted.json()
+    job = client.get(f"/api/v1/jobs/{accepted.json()['job_id']}").json()
+    assert "secret" not in json.dumps(job)
+    for endpoint, body, field in (
+            ("eval", {**base, "api_url": [fleet[1], "http://127.0.0.1:9000/v1"]}, "api_url"),
+            ("perf", {"model": "m", "url": ["http://127.0.0.1:9/v1/chat/completions", "http://10.0.0.1/v1"]}, "url")):
+        answer = client.post(f"/api/v1/{endpoint}?async=true", json=body)
+        assert answer.status_code == 400 and answer.json()["field"] == field, answer.json()
+        assert answer.json()["error"].startswith(f"{field}[1]: this service sends only to the URLs its operator allowed")
+
+
+def test_an_endpoint_answering_503_is_taken_out_after_a_streak(pytester: pytest.Pytester, suite_file: Path) -> None:
+    limit = 60
+    good = ServerConfig(oracle=ORACLE, latency_ms=20, max_seconds=60)
+    bad = ServerConfig(oracle=ORACLE, latency_ms=20, max_seconds=60, fault_rate=1.0, fault_kinds=("503",),
+                       fault_attempts=10**6)
+    with serve_in_thread(good) as a, serve_in_thread(bad) as b:
+        result = pytester.runpytest(*run_args([a, b], limit, "--evalscope-eval-batch-size=4"))
+        refused = b.stats()["faults"].get("503", 0)
+    right, score = expected(limit)
+    result.assert_outcomes(passed=right, failed=limit - right)  # the client's retries went to the good one
+    per = report_of(pytester)["perf_metrics"]["endpoints"]
+    assert report_of(pytester)["score"] == score
+    assert per[b.url]["answered"] == 0 and per[b.url]["taken_out"] >= 1
+    assert per[b.url]["errors"] == {"http_503": refused}
+    assert refused <= 4 * 4, refused  # a streak per request in flight at most, then probes one at a time
+
+
+def test_losing_every_endpoint_mid_run_stops_it_and_keeps_what_finished(pytester: pytest.Pytester,
+                                                                       suite_file: Path) -> None:
+    configs = [ServerConfig(oracle=ORACLE, latency_ms=20, max_seconds=60) for _ in range(2)]
+    with fleet_servers(*configs) as handles:
+        stamps: list[float] = []
+        watchers = [kill_after(h, 15, stamps) for h in handles]
+        result = pytester.runpytest(*run_args(handles, 400, "--evalscope-eval-batch-size=4",
+                                              "--evalscope-model-args=max_retries=1"))
+        for watcher in watchers:
+            watcher.join(5)
+    assert len(stamps) == 2
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*no endpoint of the fleet can take a request: all 2 are out of service*"])
+    outcomes = result.parseoutcomes()
+    scored = outcomes.get("passed", 0) + outcomes.get("failed", 0)
+    assert 20 <= scored < 400  # what finished before the loss, scored
+    run = next((pytester.path / "out").glob("*"))
+    journaled = sum(len(p.read_text().splitlines()) for p in (run / ".cache").glob("replies-*.jsonl"))
+    assert journaled >= scored  # every reply received is kept: use_cache resumes from here

@@ -33,7 +33,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +82,7 @@ class Fleet:
         self._turn = itertools.count()
         self._checked: asyncio.Future[None] | None = None
 
-    def pick(self, exclude: set[int] = frozenset()) -> Endpoint | None:  # type: ignore[assignment]
+    def pick(self, exclude: Collection[int] = ()) -> Endpoint | None:
         """The endpoint in service with the fewest requests in flight, or None when none can take one.
         An endpoint back from its cool-down takes one request at a time until one succeeds."""
         now = self.clock()
@@ -171,7 +171,8 @@ async def _reach(reachable: Callable[[str], Any], url: str) -> str | None:
 async def _models(endpoint: Endpoint, headers: dict[str, str]) -> list[str] | None:
     """The model ids `GET <url>/models` lists, or None when it does not answer with a list."""
     try:
-        async with httpx2.AsyncClient(transport=_Untracked(endpoint.inner), timeout=CHECK_TIMEOUT_S) as client:
+        async with httpx2.AsyncClient(transport=_Untracked(endpoint.inner), timeout=CHECK_TIMEOUT_S,
+                                      trust_env=False) as client:  # the inner transport applies any proxy
             reply = await client.get(endpoint.url + "/models", headers=headers)
             data = json.loads(reply.content) if reply.status_code == 200 else None
     except (httpx2.HTTPError, ValueError):
@@ -212,7 +213,7 @@ class FleetTransport(httpx2.AsyncBaseTransport):
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
-        self.base = fleet.endpoints[0].url
+        self.base = str(httpx2.URL(fleet.endpoints[0].url))  # as the client spells it (http://h:80/v1 is http://h/v1)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         tried: set[int] = set()
@@ -238,7 +239,11 @@ class FleetTransport(httpx2.AsyncBaseTransport):
                     self.fleet.failed(endpoint, "transport", hard=False)
                 raise
             response.extensions = {**response.extensions, self.ENDPOINT: endpoint.label}
-            response.stream = _Tracked(response.stream, self.fleet, endpoint, response.status_code)
+            tracked = _Tracked(response.stream, self.fleet, endpoint, response.status_code)
+            if response.is_closed:  # a body given whole (a mock transport's): settled now, not when read
+                tracked.settle(None)
+            else:
+                response.stream = tracked
             return response
 
     def _route(self, request: httpx2.Request, original: str, endpoint: Endpoint) -> None:
@@ -266,15 +271,17 @@ class _Tracked(httpx2.AsyncByteStream):
             async for part in self.inner:
                 yield part
         except httpx2.TransportError:
-            self._settle("transport")
+            self.settle("transport")
             raise
-        self._settle(None)
+        self.settle(None)
 
-    def _settle(self, failure: str | None) -> None:
+    def settle(self, failure: str | None, neutral: bool = False) -> None:
         if self.settled:
             return
         self.settled = True
         self.endpoint.in_flight -= 1
+        if neutral:
+            return
         if failure is None and self.status >= 500:
             failure = f"http_{self.status}"
         if failure is None:
@@ -283,7 +290,9 @@ class _Tracked(httpx2.AsyncByteStream):
             self.fleet.failed(self.endpoint, failure, hard=False)
 
     async def aclose(self) -> None:
-        self._settle(None)  # abandoned part way (a stream the caller stopped reading): not the endpoint's fault
+        # closed before its end: a 5xx the client drops before retrying counts against the endpoint; a
+        # reply the caller stopped reading says nothing about it either way
+        self.settle(None, neutral=self.status < 500)
         close = getattr(self.inner, "aclose", None)
         if close is not None:
             await close()

@@ -71,6 +71,8 @@ class Job:
         for key in ("api_url", "url"):
             if isinstance(shown.get(key), str):
                 shown[key] = redact_url(shown[key])
+            elif isinstance(shown.get(key), list):  # a fleet's endpoints
+                shown[key] = [redact_url(u) if isinstance(u, str) else u for u in shown[key]]
         shown["api_key"] = "***" if self.api_key else None
         return shown
 
