@@ -146,7 +146,7 @@ def test_an_endpoint_comes_back_after_its_cooldown_one_request_at_a_time() -> No
 def test_the_transport_rewrites_url_and_host_and_fails_over_a_refused_connection() -> None:
     import asyncio
 
-    from pytest_evalscope.models.fleet import FleetDown, FleetTransport
+    from pytest_evalscope.models.fleet_transport import FleetDown, FleetTransport
 
     seen: list[tuple[str, str]] = []
 
@@ -374,3 +374,40 @@ def test_losing_every_endpoint_mid_run_stops_it_and_keeps_what_finished(pytester
     run = next((pytester.path / "out").glob("*"))
     journaled = sum(len(p.read_text().splitlines()) for p in (run / ".cache").glob("replies-*.jsonl"))
     assert journaled >= scored  # every reply received is kept: use_cache resumes from here
+
+
+@pytest.mark.parametrize("serves", [("oracle",), ("oracle", "other")], ids=["same-models", "other-models"])
+def test_an_endpoint_down_at_start_is_compared_when_it_comes_back(pytester: pytest.Pytester, suite_file: Path,
+                                                                  serves: tuple[str, ...]) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    late = ServerConfig(oracle=ORACLE, latency_ms=10, max_seconds=60, port=port, served_models=serves)
+    started = threading.Event()
+    with serve_in_thread(ServerConfig(oracle=ORACLE, latency_ms=20, max_seconds=60)) as first, ExitStack() as stack:
+        def start_late() -> None:
+            deadline = time.monotonic() + 30
+            while first.stats()["requests"] < 10 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            stack.enter_context(serve_in_thread(late))
+            started.set()
+
+        starter = threading.Thread(target=start_late, daemon=True)
+        starter.start()
+        missing = ServerHandle(f"http://127.0.0.1:{port}/v1", dict, lambda: None, 0)
+        result = pytester.runpytest(*run_args([first, missing], 200, "--evalscope-eval-batch-size=4"))
+        starter.join(30)
+    assert started.is_set()
+    right, score = expected(200)
+    result.assert_outcomes(passed=right, failed=200 - right)
+    report = report_of(pytester)
+    per = report["perf_metrics"]["endpoints"][missing.url]
+    assert report["score"] == score and per["taken_out"] >= 1 and per["errors"]["connect"] >= 1
+    if serves == ("oracle",):
+        assert per["answered"] > 0  # back in service once its cool-down passed
+    else:
+        assert per["answered"] == 0 and per["requests"] == 0 and per["errors"]["models_differ"] == 1
+        process = report["perf_metrics"]["model"]["main"]["endpoints"][missing.url]
+        assert process["excluded"] == "serves oracle, other, where the fleet serves oracle"

@@ -31,7 +31,7 @@ from typing import Any
 from ..config import redact_url
 from ..params import ConfigError, bounded_int, check_headers, did_you_mean, parse_int, parse_seconds
 from .base import ModelAPI, ModelError, ModelOutput
-from .fleet import FleetClient, FleetTransport
+from .fleet_transport import FleetClient, FleetTransport
 from .http11 import Http11Transport, lean_transport_applies
 from .image_wire import wire_messages
 
