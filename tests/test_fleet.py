@@ -229,6 +229,8 @@ def test_a_killed_and_a_slow_endpoint_leave_every_sample_answered_once(pytester:
     run = next((pytester.path / "out").glob("*"))
     reviews = [json.loads(line) for line in (run / "reviews/oracle/gsm8k_main.jsonl").read_text().splitlines()]
     assert sorted(r["index"] for r in reviews) == list(range(limit))  # each sample once
+    predictions = [json.loads(line) for line in (run / "predictions/oracle/gsm8k_main.jsonl").read_text().splitlines()]
+    assert {p["model_output"]["perf_metrics"]["endpoint"] for p in predictions} <= {h.url for h in handles}
     report = report_of(pytester)
     assert report["score"] == score
     per = report["perf_metrics"]["endpoints"]

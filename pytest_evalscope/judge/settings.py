@@ -93,7 +93,8 @@ def settings_of(config: Any, env: dict[str, str] | None = None) -> JudgeSettings
     args = dict(config.judge_model_args or {})
     environ = os.environ if env is None else env
     key = args.get("api_key") or environ.get("EVALSCOPE_JUDGE_API_KEY")
-    if key is None and args.get("api_url") and args.get("api_url") == config.api_url:
+    candidate = config.api_url if isinstance(config.api_url, list) else [config.api_url]  # a fleet: any of them
+    if key is None and args.get("api_url") and args.get("api_url") in candidate:
         key = config.api_key  # the same server as the candidate: the same key
     return JudgeSettings(
         model_id=args.get("model_id"), api_url=args.get("api_url"), api_key=key or "EMPTY",

@@ -185,9 +185,9 @@ class OpenAIServiceModel(ModelAPI):
         except openai.APITimeoutError:
             raise ModelError("timeout", f"no reply within the timeout after {self.max_retries + 1} attempts", self.max_retries + 1) from None
         except openai.APIConnectionError as exc:
-            if self.fleet is not None and self.fleet.all_down(exc):  # the whole fleet is lost: no sample can succeed
-                raise ModelError("unreachable", f"{self.fleet.all_down(exc)} after {self.max_retries + 1} attempts",
-                                 self.max_retries + 1) from None
+            lost = self.fleet.all_down(exc) if self.fleet is not None else None
+            if lost:  # the whole fleet is out of service: no sample can succeed, the run stops
+                raise ModelError("unreachable", f"{lost} after {self.max_retries + 1} attempts", self.max_retries + 1) from None
             raise ModelError("connection", f"connection failed after {self.max_retries + 1} attempts: {exc}", self.max_retries + 1) from None
         except (ValueError, TypeError, AttributeError, openai.APIResponseValidationError) as exc:
             raise _MalformedReply(f"{type(exc).__name__}: {str(exc)[:200]}") from None

@@ -48,6 +48,8 @@ def prediction_line(record: dict[str, Any], model_id: str) -> dict[str, Any]:
         assistant["reasoning_content"] = record["reasoning"]
     perf = {"latency": output.get("latency"), "ttft": output.get("ttft"), "input_tokens": usage.get("input_tokens"),
             "output_tokens": usage.get("output_tokens"), "tpot": _tpot(output, usage)}
+    if output.get("endpoint"):  # several api_url endpoints: the one that answered
+        perf["endpoint"] = output["endpoint"]
     model_output = {
         "id": output.get("id"), "model": output.get("model") or model_id,
         "choices": [{"message": assistant, "stop_reason": output.get("finish_reason"), "logprobs": logprobs}] if output else [],
