@@ -228,7 +228,7 @@ def parse_urls(value: Any, name: str) -> str | list[str] | None:
         value = value.split()  # ini lines; a CR or other control character is left to parse_url's refusal
     if not isinstance(value, (list, tuple)):
         return parse_url(value, name)
-    urls = [parse_url(url, f"{name}[{i}]") for i, url in enumerate(value)]
+    urls = [parse_url(url, f"{name}[{i}]" if len(value) > 1 else name) for i, url in enumerate(value)]
     if any(url is None for url in urls):
         raise ConfigError(f"{name}: an empty entry in the list; give each endpoint's URL, e.g. http://127.0.0.1:8000/v1")
     twice = next((url for i, url in enumerate(urls) if url in urls[:i]), None)

@@ -55,6 +55,7 @@ def test_api_url_takes_one_url_or_a_list() -> None:
     (["http://a:1/v1", "a:2/v1"], "api_url[1]: 'a:2/v1' is not an http(s) URL"),
     (["http://a:1/v1", "http://a:1/v1/"], "api_url: http://a:1/v1 is listed twice"),
     (["http://a:1/v1", ""], "api_url: an empty entry in the list"),
+    (["a:2/v1"], "api_url: 'a:2/v1' is not an http(s) URL"),  # a repeatable option given once
     ("http://a:1/v1\r\nX-Injected: 1", "api_url: 'http://a:1/v1\\r\\nX-Injected: 1' holds the control or space"),
 ])
 def test_a_bad_endpoint_in_the_list_is_one_line_naming_it(value: Any, message: str) -> None:
