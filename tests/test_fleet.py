@@ -264,6 +264,24 @@ def test_reports_are_the_same_with_and_without_xdist(pytester: pytest.Pytester, 
     assert set(reports[1]["perf_metrics"]["model"]) == {"gw0", "gw1"}  # each worker's own counters
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_every_request_settles_its_endpoint_streamed_or_not(pytester: pytest.Pytester, suite_file: Path,
+                                                            stream: bool) -> None:
+    limit = 40
+    with serve_in_thread(ServerConfig(oracle=ORACLE, latency_ms=10, max_seconds=60)) as a, \
+            serve_in_thread(ServerConfig(oracle=ORACLE, latency_ms=10, max_seconds=60)) as b:
+        result = pytester.runpytest(*run_args([a, b], limit, "--evalscope-eval-batch-size=4",
+                                              f"--evalscope-generation-config=stream={str(stream).lower()}"))
+    right, score = expected(limit)
+    result.assert_outcomes(passed=right, failed=limit - right)
+    report = report_of(pytester)
+    own = report["perf_metrics"]["model"]["main"]["endpoints"]
+    assert [e["in_flight"] for e in own.values()] == [0, 0]  # each reply's end was seen
+    assert [e["ok"] for e in own.values()] == [e["requests"] for e in own.values()]
+    assert sum(e["answered"] for e in report["perf_metrics"]["endpoints"].values()) == limit
+    assert all(e["answered"] >= limit // 4 for e in report["perf_metrics"]["endpoints"].values())  # both used
+
+
 def test_a_fleet_serving_different_models_is_refused(pytester: pytest.Pytester, suite_file: Path) -> None:
     same, other = ServerConfig(oracle=ORACLE, max_seconds=60), ServerConfig(oracle=ORACLE, max_seconds=60,
                                                                            served_models=("oracle", "other"))

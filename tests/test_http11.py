@@ -294,18 +294,21 @@ def test_streaming_reads_server_sent_events_as_they_arrive(serve) -> None:
               b"e\r\ndata: [DONE]\n\n\r\n", b"0\r\n\r\n"]
     server = serve(lambda n, _: steps)
 
-    async def run() -> tuple[str, int]:
-        client, _ = client_for(server)
-        stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}],
-                                                      stream=True, stream_options={"include_usage": True})
-        text, usage = "", 0
-        async for part in stream:
-            text += "".join(c.delta.content or "" for c in part.choices)
-            usage = part.usage.completion_tokens if part.usage else usage
+    async def run() -> tuple[str, int, int]:
+        client, transport = client_for(server)
+        for _ in range(2):
+            stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}],
+                                                          stream=True, stream_options={"include_usage": True})
+            text, usage = "", 0
+            async for part in stream:
+                text += "".join(c.delta.content or "" for c in part.choices)
+                usage = part.usage.completion_tokens if part.usage else usage
         await client.close()
-        return text, usage
+        return text, usage, transport.connections_opened
 
-    assert asyncio.run(run()) == ("Hello!", 3)
+    # the client drains the body after [DONE] with a second iteration: the body ends cleanly, so the
+    # connection is kept for the next request
+    assert asyncio.run(run()) == ("Hello!", 3, 1)
 
 
 def test_the_service_model_uses_the_transport_only_where_it_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -111,7 +111,7 @@ class Fleet:
         """Per endpoint: requests sent, answered, errors by kind, times taken out, and whether it is in
         service now; JSON-ready, summed over processes in the report's ``perf_metrics.endpoints``."""
         now = self.clock()
-        return {e.label: {"requests": e.requests, "ok": e.ok, "errors": dict(sorted(e.errors.items())),
+        return {e.label: {"requests": e.requests, "ok": e.ok, "in_flight": e.in_flight, "errors": dict(sorted(e.errors.items())),
                           "taken_out": e.outages, "out_at": list(e.out_at), "excluded": e.excluded,
                           "in_service": e.excluded is None and (e.out_until is None or e.out_until <= now)}
                 for e in self.endpoints}

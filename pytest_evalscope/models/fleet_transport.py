@@ -107,10 +107,15 @@ class _Tracked(httpx2.AsyncByteStream):
     def __init__(self, inner: Any, fleet: Fleet, endpoint: Endpoint, status: int) -> None:
         self.inner, self.fleet, self.endpoint, self.status = inner, fleet, endpoint, status
         self.settled = False
+        self._parts: AsyncIterator[bytes] | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        # one iteration of the inner body, however often this is iterated (the openai client drains a
+        # stream after [DONE] with a second iteration, which goes on where the first stopped)
+        if self._parts is None:
+            self._parts = self.inner.__aiter__()
         try:
-            async for part in self.inner:
+            async for part in self._parts:
                 yield part
         except httpx2.TransportError:
             self.settle("transport")

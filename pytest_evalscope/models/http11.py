@@ -156,21 +156,27 @@ class _Body(httpx2.AsyncByteStream):
         self.pool, self.key, self.conn, self.reply = pool, key, conn, reply
         self.read_timeout, self.request = read_timeout, request
         self.finished = False
+        self._source: AsyncIterator[bytes] | None = None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        # One parser per body, however often it is iterated: the openai client reads a stream up to
+        # [DONE], leaves that iteration suspended part way, and drains the rest with a second one, which
+        # must go on where the first stopped (a fresh parser would read the last chunk's CRLF as a size line).
         if self.finished:
             return
         reply = self.reply
-        if reply.chunked:
-            source = self._chunked()
-        elif reply.length is not None:
-            source = self._sized(reply.length)
-        else:
-            source = self._until_close()
-        async for part in source:
+        if self._source is None:
+            if reply.chunked:
+                self._source = self._chunked()
+            elif reply.length is not None:
+                self._source = self._sized(reply.length)
+            else:
+                self._source = self._until_close()
+        async for part in self._source:
             yield part
-        self.finished = True
-        self.pool.release(self.key, self.conn, reusable=reply.keep_alive and not self.conn.buffer)
+        if not self.finished:
+            self.finished = True
+            self.pool.release(self.key, self.conn, reusable=reply.keep_alive and not self.conn.buffer)
 
     async def _more(self, what: str) -> None:
         conn = self.conn

@@ -98,7 +98,7 @@ def write_report(root: Path, result: dict[str, Any], outcomes: list[Any]) -> str
             ]
         sweep_png = _sweep_plot(plt, result["points"], root / "latency_throughput.png")
     parts = [f"<h1>Perf report: {html.escape(str(result['args']['model']))}</h1>",
-             f"<p>URL {html.escape(str(result['args']['url']))}; percentiles: {html.escape(PERCENTILE_METHOD)}.</p>"]
+             f"<p>URL {html.escape(_urls(result['args']['url']))}; percentiles: {html.escape(PERCENTILE_METHOD)}.</p>"]
     if result["error"]:
         parts.append(f"<p class=bad>ERROR: {html.escape(result['error'])}</p>")
     if plt is None:
@@ -128,3 +128,8 @@ def write_report(root: Path, result: dict[str, Any], outcomes: list[Any]) -> str
                f"<!doctype html><html><head><meta charset=utf-8><title>perf report</title><style>{style}</style>"
                f"</head><body>{''.join(parts)}</body></html>\n")
     return MISSING if plt is None else None
+
+
+def _urls(value: object) -> str:
+    """One URL, or a fleet's (several --url) joined."""
+    return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
