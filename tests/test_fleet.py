@@ -16,6 +16,8 @@ from typing import Any
 
 import httpx2
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_evalscope.config import TaskConfig
 from pytest_evalscope.models.fleet import COOLDOWN_S, STREAK, Fleet
@@ -177,6 +179,41 @@ def test_the_transport_rewrites_url_and_host_and_fails_over_a_refused_connection
         fleet.failed(endpoint, "connect", hard=True)
     with pytest.raises(FleetDown, match="all 3 are out of service"):
         asyncio.run(send(1))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["send", "ok", "soft", "hard", "wait"]), st.integers(0, 2),
+                          st.floats(0, 3)), max_size=60))
+def test_pick_never_gives_an_endpoint_out_of_service_or_a_busier_one(events: list[tuple[str, int, float]]) -> None:
+    fleet, clock = fleet_of(3)
+    sent: list[int] = []  # the endpoints of requests in flight
+    for kind, which, seconds in events:
+        if kind == "send":
+            endpoint = fleet.pick()
+            eligible = [e for e in fleet.endpoints if e.out_until is None
+                        or (e.out_until <= clock.now and e.in_flight == 0)]
+            if endpoint is None:
+                assert not eligible
+                continue
+            assert endpoint in eligible and endpoint.in_flight == min(e.in_flight for e in eligible)
+            endpoint.in_flight += 1
+            sent.append(fleet.index(endpoint))
+        elif kind == "wait":
+            clock.now += seconds
+        elif which in sent:
+            sent.remove(which)
+            endpoint = fleet.endpoints[which]
+            endpoint.in_flight -= 1
+            if kind == "ok":
+                fleet.succeeded(endpoint)
+                assert endpoint.out_until is None and endpoint.streak == 0
+            else:
+                fleet.failed(endpoint, "connect" if kind == "hard" else "http_503", hard=kind == "hard")
+                if kind == "hard":
+                    assert endpoint.out_until is not None and endpoint.out_until > clock.now
+    for endpoint in fleet.endpoints:
+        assert endpoint.in_flight == sent.count(fleet.index(endpoint)) >= 0
+        assert endpoint.outages == len(endpoint.out_at) and sum(endpoint.errors.values()) >= endpoint.outages
 
 
 # ---------------------------------------------------------------- whole runs
