@@ -181,6 +181,25 @@ def test_the_transport_rewrites_url_and_host_and_fails_over_a_refused_connection
         asyncio.run(send(1))
 
 
+def test_each_endpoint_gets_the_transport_and_proxy_its_url_calls_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_evalscope.models.fleet_transport import _inner_transports
+    from pytest_evalscope.models.http11 import Http11Transport
+
+    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
+                "no_proxy", "PYTEST_EVALSCOPE_LEAN_HTTP"):
+        monkeypatch.delenv(var, raising=False)
+    inner_for = _inner_transports()
+    lean = inner_for("http://a:1/v1")
+    assert isinstance(lean, Http11Transport) and inner_for("http://b:2/v1") is lean  # one pool, per host inside
+    assert isinstance(inner_for("https://c/v1"), httpx2.AsyncHTTPTransport)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy:3128")
+    monkeypatch.setenv("NO_PROXY", "near")
+    inner_for = _inner_transports()
+    proxied = inner_for("http://far:1/v1")
+    assert isinstance(proxied, httpx2.AsyncHTTPTransport) and inner_for("http://other:2/v1") is proxied
+    assert isinstance(inner_for("http://near:1/v1"), Http11Transport)  # NO_PROXY: straight there
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["send", "ok", "soft", "hard", "wait"]), st.integers(0, 2),
                           st.floats(0, 3)), max_size=60))
