@@ -66,11 +66,23 @@ def test_a_bad_endpoint_in_the_list_is_one_line_naming_it(value: Any, message: s
         resolve(api_url=value)
 
 
+def test_a_fleet_refuses_an_http_client_of_its_own() -> None:
+    from pytest_evalscope.models.openai_api import OpenAIServiceModel
+
+    with pytest.raises(ConfigError, match="^model_args.http_client: cannot be combined with several api_url"):
+        OpenAIServiceModel("m", ["http://a:1/v1", "http://b:2/v1"], "k", {"http_client": object()}, {})
+    assert OpenAIServiceModel("m", ["http://a:1/v1"], "k", {}, {}).fleet is None  # one URL: the plain path
+
+
 def test_the_option_repeats_and_the_service_checks_each_url(pytester: pytest.Pytester) -> None:
     pytester.makeconftest("")
     config = pytester.parseconfig("--evalscope-model=m", "--evalscope-api-url=http://a:1/v1",
                                   "--evalscope-api-url=http://b:2/v1")
     assert config.getoption("evalscope_api_url") == ["http://a:1/v1", "http://b:2/v1"]
+    pytester.makeini("[pytest]\nevalscope_model = m\nevalscope_api_url =\n    http://a:1/v1\n    http://b:2/v1\n")
+    from pytest_evalscope.plugin import TASK_KEY
+
+    assert pytester.parseconfigure("-p", "no:cacheprovider").stash[TASK_KEY].api_url == ["http://a:1/v1", "http://b:2/v1"]
     from pytest_evalscope.service.policy import check_url
     from pytest_evalscope.service.schema import RequestError
 
