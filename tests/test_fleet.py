@@ -283,14 +283,17 @@ def kill_after(handle: ServerHandle, requests: int, stamp: list[float]) -> threa
     return thread
 
 
-def test_a_killed_and_a_slow_endpoint_leave_every_sample_answered_once(pytester: pytest.Pytester,
-                                                                        suite_file: Path) -> None:
-    limit = 240
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_killed_and_a_slow_endpoint_leave_every_sample_answered_once(pytester: pytest.Pytester, suite_file: Path,
+                                                                        workers: str) -> None:
+    limit = 360
     fast, victim, slow = (ServerConfig(oracle=ORACLE, latency_ms=ms, max_seconds=120) for ms in (40, 40, 200))
     with fleet_servers(fast, victim, slow) as handles:
         killed: list[float] = []
         watcher = kill_after(handles[1], 30, killed)
-        result = pytester.runpytest(*run_args(handles, limit, "--evalscope-eval-batch-size=16"))
+        # 16 in flight either way: the share of the first burst (spread evenly) must not grow with -n
+        batch = 16 // max(1, int(workers))
+        result = pytester.runpytest(*run_args(handles, limit, f"--evalscope-eval-batch-size={batch}", "-n", workers))
         watcher.join(5)
     right, score = expected(limit)
     result.assert_outcomes(passed=right, failed=limit - right)  # no errors: every sample got its reply
