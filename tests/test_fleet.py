@@ -266,6 +266,15 @@ def report_of(pytester: pytest.Pytester, root: str = "out") -> dict[str, Any]:
     return json.loads(next((pytester.path / root).glob("*/reports/oracle/gsm8k.json")).read_text())
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (bound and released at once)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def kill_after(handle: ServerHandle, requests: int, stamp: list[float]) -> threading.Thread:
     """SIGKILL the server once it has received `requests` chat requests; `stamp` gets the moment."""
 
@@ -367,8 +376,7 @@ def test_a_fleet_serving_different_models_is_refused(pytester: pytest.Pytester, 
 
 def test_one_dead_endpoint_at_start_is_left_out_all_dead_stops_the_run(pytester: pytest.Pytester,
                                                                         suite_file: Path) -> None:
-    dead = [ServerHandle("http://127.0.0.1:9/v1", dict, lambda: None, 0), ServerHandle("http://127.0.0.1:7/v1", dict,
-                                                                                       lambda: None, 0)]
+    dead = [ServerHandle(f"http://127.0.0.1:{free_port()}/v1", dict, lambda: None, 0) for _ in range(2)]
     with serve_in_thread(ServerConfig(oracle=ORACLE, max_seconds=60)) as alive:
         result = pytester.runpytest(*run_args([dead[0], alive], 20))
     right, _ = expected(20)
@@ -378,7 +386,7 @@ def test_one_dead_endpoint_at_start_is_left_out_all_dead_stops_the_run(pytester:
     started = time.monotonic()
     result = pytester.runpytest(*run_args(dead, 20), "--evalscope-work-dir=dead")
     assert time.monotonic() - started < 20
-    result.stdout.fnmatch_lines(["*cannot reach any of the 2 endpoints: http://127.0.0.1:9/v1: connection refused*"])
+    result.stdout.fnmatch_lines([f"*cannot reach any of the 2 endpoints: {dead[0].url}: connection refused*"])
     assert result.ret != 0
 
 
@@ -391,7 +399,7 @@ def test_perf_spreads_the_load_over_repeated_urls_and_leaves_a_dead_one_out(tmp_
     from pytest_evalscope.testing.stream_server import StreamServerConfig
     from pytest_evalscope.testing.stream_server import serve_in_thread as serve_stream
 
-    dead = "http://127.0.0.1:9/v1/chat/completions"
+    dead = f"http://127.0.0.1:{free_port()}/v1/chat/completions"
     assert parse_perf_args(["--model", "m", "--url", dead, "--url", "http://127.0.0.1:7/v1"]).url == [
         dead, "http://127.0.0.1:7/v1"]
     with serve_stream(StreamServerConfig(max_seconds=30, ttft_ms=10, output_tokens=4)) as fast, \
@@ -471,14 +479,11 @@ def test_losing_every_endpoint_mid_run_stops_it_and_keeps_what_finished(pytester
 @pytest.mark.parametrize("serves", [("oracle",), ("oracle", "other")], ids=["same-models", "other-models"])
 def test_an_endpoint_down_at_start_is_compared_when_it_comes_back(pytester: pytest.Pytester, suite_file: Path,
                                                                   serves: tuple[str, ...]) -> None:
-    import socket
-
-    with socket.socket() as probe:  # a port nothing listens on yet
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     late = ServerConfig(oracle=ORACLE, latency_ms=10, max_seconds=60, port=port, served_models=serves)
     started = threading.Event()
-    with serve_in_thread(ServerConfig(oracle=ORACLE, latency_ms=20, max_seconds=60)) as first, ExitStack() as stack:
+    # 40 ms: the run lasts over 2 s, past the late endpoint's first cool-down (1 s)
+    with serve_in_thread(ServerConfig(oracle=ORACLE, latency_ms=40, max_seconds=60)) as first, ExitStack() as stack:
         def start_late() -> None:
             deadline = time.monotonic() + 30
             while first.stats()["requests"] < 10 and time.monotonic() < deadline:
