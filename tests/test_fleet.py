@@ -1,11 +1,14 @@
-"""Several endpoints (api_url as a list, models/fleet.py): the option and config forms, the routing and
-health rules, and whole runs against loopback fleets: one endpoint killed mid-run and one five times
-slower, reports equal under -n 0 and -n 2, a fleet serving different models refused, a dead fleet."""
+"""Several endpoints (api_url as a list; models/fleet*.py, perf/fleet.py): the option, ini and config forms,
+the routing and health rules, and whole runs against loopback fleets: one endpoint killed mid-run and one
+five times slower, reports equal under -n 0 and -n 2, 503 streaks, a fleet serving different models refused
+(at start, and an endpoint that comes back later), a lost fleet; perf over repeated --url; the service's
+checks of each URL."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import threading
 import time
@@ -61,8 +64,7 @@ def test_api_url_takes_one_url_or_a_list() -> None:
     ("http://a:1/v1\r\nX-Injected: 1", "api_url: 'http://a:1/v1\\r\\nX-Injected: 1' holds the control or space"),
 ])
 def test_a_bad_endpoint_in_the_list_is_one_line_naming_it(value: Any, message: str) -> None:
-    with pytest.raises(ConfigError, match="^" + message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
-                       .replace("]", r"\]").replace("\\r", "\\\\r").replace("\\n", "\\\\n")):
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
         resolve(api_url=value)
 
 
