@@ -30,9 +30,11 @@ def make_client(args: Any) -> HttpClient | FleetHttpClient:
 
 
 class FleetHttpClient:
+    """HttpClient's face (request_bytes, send, close, arrival_clock) over one HttpClient per endpoint."""
+
     def __init__(self, urls: list[str], connect_timeout: float, read_timeout: float) -> None:
-        self.fleet = Fleet(urls, lambda url: HttpClient(url, connect_timeout, read_timeout))  # type: ignore[arg-type,return-value]
-        self.clients: list[HttpClient] = [e.inner for e in self.fleet.endpoints]  # type: ignore[misc]
+        self.fleet = Fleet(urls, lambda url: HttpClient(url, connect_timeout, read_timeout))
+        self.clients: list[HttpClient] = [e.inner for e in self.fleet.endpoints]
         self.prefixes = [_prefix(c) for c in self.clients]
         self._copies: dict[bytes, list[bytes | None]] = {}
 
@@ -47,10 +49,11 @@ class FleetHttpClient:
         if index == 0:
             return payload
         copies = self._copies.setdefault(payload, [None] * len(self.clients))
-        if copies[index] is None:
+        copy = copies[index]
+        if copy is None:
             assert payload.startswith(self.prefixes[0]), "requests are built by request_bytes"
-            copies[index] = self.prefixes[index] + payload[len(self.prefixes[0]):]
-        return copies[index]  # type: ignore[return-value]
+            copy = copies[index] = self.prefixes[index] + payload[len(self.prefixes[0]):]
+        return copy
 
     async def send(self, rec: RequestRecord, payload: bytes) -> RequestRecord:
         tried: set[int] = set()
@@ -65,7 +68,7 @@ class FleetHttpClient:
             endpoint.requests += 1
             endpoint.in_flight += 1
             try:
-                await endpoint.inner.send(rec, self._payload_for(payload, index))  # type: ignore[attr-defined]
+                await endpoint.inner.send(rec, self._payload_for(payload, index))
             finally:
                 endpoint.in_flight -= 1
             if rec.error in ("connect", "connect_timeout"):  # nothing was sent: another endpoint, at once
