@@ -92,6 +92,19 @@ def _validate(task: TaskConfig) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
+        _configure(config)
+    except pytest.UsageError as exc:
+        if not hasattr(config, "workeroutput"):
+            raise
+        # A worker that stops here is restarted by xdist again and again (a remote one waits on its gateway);
+        # said at collection instead, the controller prints the line once and stops (xdist_support.py).
+        from .xdist_support import DeferredUsageError
+
+        config.pluginmanager.register(DeferredUsageError(str(exc)), "evalscope-deferred-error")
+
+
+def _configure(config: pytest.Config) -> None:
+    try:
         task = TaskConfig.from_layers(_layers(config))
         if task.evaluating:
             _validate(task)
@@ -154,6 +167,9 @@ def pytest_configure(config: pytest.Config) -> None:
         from .xdist_support import XdistSupport
 
         config.pluginmanager.register(XdistSupport(runtime), "evalscope-xdist")
+        from . import remote
+
+        remote.install(config, runtime)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -68,6 +68,9 @@ class EvalRuntime:
         self.lock: RunLock | None = None  # the controller's hold on run_dir
         self._page: str | None = None  # this run's report.html, for links in failure messages
         self._models: ModelPool | None = None
+        # A remote worker's journal and earlier replies come from the controller (remote.py); None: the run folder's
+        self.journal: Journal | None = None
+        self.earlier_replies: dict[tuple[str, str], dict[str, Any]] | None = None
 
     # ------------------------------------------------------------ collection
 
@@ -140,8 +143,9 @@ class EvalRuntime:
     @property
     def pipeline(self) -> Pipeline:
         if self._pipeline is None:
-            cached = load_replies(self.run_dir) if self.config.use_cache else {}
-            journal = Journal(self.run_dir, self.worker)
+            cached = {} if not self.config.use_cache else (
+                self.earlier_replies if self.earlier_replies is not None else load_replies(self.run_dir))
+            journal = self.journal or Journal(self.run_dir, self.worker)
             self._pipeline = Pipeline(lambda: self.models.get("candidate"), self.config.eval_batch_size, journal, cached,
                                       lambda: self._scorer(journal, cached))
         return self._pipeline

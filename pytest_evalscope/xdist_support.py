@@ -16,6 +16,7 @@ import pytest
 from xdist.scheduler import LoadScheduling
 
 from .pipeline import lookahead_for
+from .remote import where
 from .runtime import EvalRuntime
 
 
@@ -32,6 +33,18 @@ class DeepLoadScheduling(LoadScheduling):
                 self._send_tests(node, missing)
         # duration 0: never hold items back because samples "look slow" (they wait on the network)
         super().check_schedule(node, duration=0)
+
+
+class DeferredUsageError:
+    """A worker's bad setting, found while configuring: raised at collection, where the controller hears of
+    it (a worker on another host reads its own files: a config file or a baseline missing there)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def pytest_collection_modifyitems(self, config: pytest.Config) -> None:
+        config.workeroutput["evalscope_usage_error"] = self.message  # type: ignore[attr-defined]
+        raise pytest.UsageError(self.message)
 
 
 class XdistSupport:
@@ -59,6 +72,8 @@ class XdistSupport:
         if facts:
             self.runtime.worker_suite_facts.update(json.loads(facts))
         message = getattr(node, "workeroutput", {}).get("evalscope_usage_error")
+        if message:
+            message = where(node) + message  # a remote worker's data, files and settings are its host's
         if message and message not in self.runtime.collection_errors:
             self.runtime.collection_errors.append(message)
             self.runtime.errors_from_workers = True
