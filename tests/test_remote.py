@@ -21,6 +21,7 @@ from typing import Any
 import execnet
 import pytest
 
+from pytest_evalscope.pipeline import lookahead_for
 from pytest_evalscope.remote import RelayJournal, is_remote
 from pytest_evalscope.testing.gsm8k_oracle import build_oracle, read_records
 from pytest_evalscope.testing.server import ServerConfig, ServerHandle, serve_in_thread
@@ -81,8 +82,14 @@ def run_folder(pytester: pytest.Pytester, name: str) -> Path:
 
 def journal(run: Path) -> dict[str, list[dict[str, Any]]]:
     """Reply journal files of a run folder by name, without the pid: `replies-gw1-relayed`, `replies-gw0`."""
-    return {re.sub(r"-\d+\.jsonl$", "", p.name): [json.loads(line) for line in p.read_text().splitlines()]
-            for p in sorted((run / ".cache").glob("replies-*.jsonl"))}
+    files = {}
+    for path in sorted((run / ".cache").glob("replies-*.jsonl")):
+        entries = []
+        for line in path.read_text().splitlines():
+            with contextlib.suppress(ValueError):  # the line a SIGKILL cut short, as load_replies skips it
+                entries.append(json.loads(line))
+        files[re.sub(r"-\d+\.jsonl$", "", path.name)] = entries
+    return files
 
 
 def outputs(run: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -135,11 +142,13 @@ def test_a_socket_worker_runs_part_of_the_session_and_reports_equal_local_ones(p
 def test_use_cache_sends_earlier_replies_to_a_remote_worker_and_journals_its_new_ones(pytester: pytest.Pytester,
                                                                                     remote_dir: Path) -> None:
     project(pytester.path)
-    with serve_in_thread(ServerConfig(oracle=ORACLE, max_seconds=120, max_requests=3 * LIMIT)) as server:
-        first = pytester.runpytest_subprocess(*COMMON, api(server), "--evalscope-work-dir=out", "-n", "2")
+    with serve_in_thread(ServerConfig(oracle=ORACLE, max_seconds=120, max_requests=2 * LIMIT)) as server:
+        first = pytester.runpytest_subprocess(*COMMON, api(server), "--evalscope-work-dir=out", "-n", "0")
         run = run_folder(pytester, "out")
-        lost = {e["key"] for e in journal(run)["replies-gw1"]}
-        next((run / ".cache").glob("replies-gw1-*.jsonl")).unlink()  # as if gw1 had been killed before journaling
+        (path,) = (run / ".cache").glob("replies-main-*.jsonl")
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(lines[::2]))  # every other reply lost, as if the run had been killed before journaling it
+        lost = {json.loads(line)["key"] for line in lines[1::2]}
         before = server.stats()["requests"]
         with socket_server(remote_dir) as port:  # the whole resumed session on the remote worker
             resumed = pytester.runpytest_subprocess(*COMMON, api(server), f"--evalscope-use-cache={run}", "--dist=load",
@@ -147,7 +156,7 @@ def test_use_cache_sends_earlier_replies_to_a_remote_worker_and_journals_its_new
         asked = server.stats()["requests"] - before
     first.assert_outcomes(**expected_outcomes())
     resumed.assert_outcomes(**expected_outcomes())
-    assert 0 < len(lost) < LIMIT and asked == len(lost)  # the remote worker reused every reply it was sent
+    assert len(lost) == LIMIT // 2 and asked == len(lost)  # the remote worker reused every reply it was sent
     report = json.loads((run / "reports/oracle/gsm8k.json").read_text())
     assert report["execution_summary"]["cached"] == LIMIT - len(lost)
     assert {e["key"] for e in journal(run)["replies-gw0-relayed"]} == lost  # a later resume finds them here
@@ -159,10 +168,9 @@ def test_a_dataset_missing_on_the_remote_host_is_one_line_naming_it(pytester: py
     bare = tmp_path_factory.mktemp("bare-host")
     (bare / "eval_gsm8k.py").write_text(SUITE)  # the suite file, but not the data
     with socket_server(bare) as port:
-        result = pytester.runpytest_subprocess(*COMMON, "--evalscope-eval-type=mock", "--dist=load", "--tx=popen",
-                                               remote_tx(port, bare))
+        result = pytester.runpytest_subprocess(*COMMON, "--evalscope-eval-type=mock", "--dist=load", remote_tx(port, bare))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    line = f"ERROR: gw1 (socket=127.0.0.1:{port}//chdir={bare}, in {bare}): gsm8k: local dataset path 'data/gsm8k' does not exist"
+    line = f"ERROR: gw0 (socket=127.0.0.1:{port}//chdir={bare}, in {bare}): gsm8k: local dataset path 'data/gsm8k' does not exist"
     assert line in result.stderr.lines + result.stdout.lines
 
 
@@ -173,9 +181,9 @@ def test_a_config_file_missing_on_the_remote_host_stops_the_run_instead_of_resta
     with socket_server(remote_dir) as port:
         started = time.monotonic()
         result = pytester.runpytest_subprocess(*COMMON, "--evalscope-eval-type=mock", "--evalscope-config=task.yaml",
-                                               "--dist=load", "--tx=popen", remote_tx(port, remote_dir), timeout=60)
+                                               "--dist=load", remote_tx(port, remote_dir), timeout=60)
     assert result.ret == pytest.ExitCode.USAGE_ERROR and time.monotonic() - started < 60
-    assert any(re.fullmatch(r"ERROR: gw1 \(socket=.*\): config file 'task.yaml' does not exist", line)
+    assert any(re.fullmatch(r"ERROR: gw0 \(socket=.*\): config file 'task.yaml' does not exist", line)
                for line in result.stderr.lines + result.stdout.lines)
 
 
@@ -201,3 +209,37 @@ def test_relay_journal_hands_each_line_over_once() -> None:
     text = relay.drain()
     assert [json.loads(line)["key"] for line in text.splitlines()] == ["main-0", "main-1"]
     assert relay.drain() == ""
+
+
+def test_sigkill_of_the_controller_loses_at_most_a_remote_workers_look_ahead(pytester: pytest.Pytester,
+                                                                           remote_dir: Path) -> None:
+    """A remote worker's reply is on the controller's disk once the worker's next report arrives; a SIGKILL
+    of the controller loses those received since (at most the look-ahead), and a resume asks them again."""
+    project(pytester.path)
+    limit, batch = 40, 2
+    cache = pytester.path / "out" / ".cache"
+    args = [*COMMON, f"--evalscope-limit={limit}", f"--evalscope-eval-batch-size={batch}", "--evalscope-no-timestamp",
+            "--evalscope-work-dir=out", "--dist=load"]
+    with serve_in_thread(ServerConfig(oracle=ORACLE, latency_ms=40, max_seconds=120, max_requests=3 * limit)) as server:
+        with socket_server(remote_dir) as port:
+            process = subprocess.Popen([sys.executable, "-m", "pytest", *args, api(server), remote_tx(port, remote_dir)],
+                                       cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and sum(len(v) for v in journal_of(cache).values()) < 10:
+                time.sleep(0.02)
+            process.kill()  # SIGKILL, the controller only: its remote worker sees the connection drop
+            process.wait(timeout=10)
+        kept = {e["key"] for entries in journal_of(cache).values() for e in entries}
+        asked_first = server.stats()["requests"]
+        resumed = pytester.runpytest_subprocess(*args, api(server), "--evalscope-use-cache=out", "-n", "0")
+        asked_again = server.stats()["requests"] - asked_first
+    assert 10 <= len(kept) < limit  # killed mid-run
+    lost = asked_first - len(kept)  # received by the remote worker, not yet relayed
+    assert 0 <= lost <= lookahead_for(batch) + 1  # requested ahead, and the sample in hand
+    assert asked_again == limit - len(kept)
+    correct = sum(VERDICTS[i] for i in range(limit))
+    resumed.assert_outcomes(passed=correct, failed=limit - correct)
+
+
+def journal_of(cache: Path) -> dict[str, list[dict[str, Any]]]:
+    return journal(cache.parent) if cache.is_dir() else {}
