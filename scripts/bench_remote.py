@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_gsm8k import ROOT, check_score, run_pytest
+from bench_gsm8k import ROOT, check_score, children_cpu, run_pytest
 
 from pytest_evalscope.testing.gsm8k_oracle import build_oracle, read_records
 from pytest_evalscope.testing.server import ServerConfig, serve_in_subprocess
@@ -60,13 +60,15 @@ def measure(args: argparse.Namespace, url: str, tmp: Path, remote: Path, latency
     if label == "-n 2":
         wall, cpu, last = run_pytest(sys.executable, url, args.data, work, *common, "-n", "2")
     else:
+        before = children_cpu()
         server, port = start_socket_server(remote)
         try:
-            wall, cpu, last = run_pytest(sys.executable, url, args.data, work, *common, "--dist=load", "--tx=popen",
+            wall, _, last = run_pytest(sys.executable, url, args.data, work, *common, "--dist=load", "--tx=popen",
                                          f"--tx=socket=127.0.0.1:{port}//chdir={remote}")
         finally:
             server.kill()
-            server.wait()  # waited for: its CPU joins the children's
+            server.wait()  # waited for: its CPU (the remote worker's) joins the children's
+        cpu = children_cpu() - before
     check_score(work, args.expected)
     print(f"  {latency} ms, {label}: {wall:.2f} s wall, {cpu:.2f} s CPU  ({last})", flush=True)
     return wall, cpu
