@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -36,16 +37,34 @@ SUITE = "from pytest_evalscope import Suite\n\ngsm8k = Suite('gsm8k')\n"
 COMMON = ["-p", "no:cacheprovider", "--evalscope-model=oracle", "--evalscope-api-key=sk-test",
           f"--evalscope-limit={LIMIT}", "--evalscope-eval-batch-size=4",
           "--evalscope-dataset-args=" + json.dumps({"gsm8k": {"local_path": "data/gsm8k"}})]
-BOOT = ("import runpy, signal, sys; signal.alarm(120); sys.argv = ['socketserver', '127.0.0.1:0']; "
-        "runpy.run_module('execnet.script.socketserver', run_name='__main__')")
+# execnet's socket server, bounded in time. With a folder to watch, an audit hook logs every path under
+# it that the server's process (the remote worker) opens or changes: a remote host does not have it.
+BOOT = """
+import os, runpy, signal, sys
+signal.alarm(120)
+watched = os.environ.get("WATCHED_FOLDER")
+if watched:
+    log = os.open("opened-there.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    def hook(event, args):
+        if event in ("open", "os.mkdir", "os.rename", "os.remove", "os.symlink") and isinstance(args[0], (str, bytes, os.PathLike)):
+            path = os.path.abspath(os.fsdecode(args[0]))
+            if path == watched or path.startswith(watched + os.sep):
+                os.write(log, (event + " " + path + "\\n").encode())
+    sys.addaudithook(hook)
+sys.argv = ["socketserver", "127.0.0.1:0"]
+runpy.run_module("execnet.script.socketserver", run_name="__main__")
+"""
 
 
 @contextlib.contextmanager
-def socket_server(folder: Path) -> Iterator[int]:
-    """execnet's socket server on 127.0.0.1 (a free port), working in `folder`; yields its port."""
+def socket_server(folder: Path, watched: Path | None = None) -> Iterator[int]:
+    """execnet's socket server on 127.0.0.1 (a free port), working in `folder`; yields its port. Paths under
+    `watched` that it opens are logged in `folder/opened-there.log`."""
     log = folder.parent / f"{folder.name}-server.log"
+    env = {**os.environ, "WATCHED_FOLDER": str(watched.resolve())} if watched else None
     with log.open("wb") as out:  # a file, not a pipe: the worker's own output must never block on it
-        process = subprocess.Popen([sys.executable, "-u", "-c", BOOT], cwd=folder, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([sys.executable, "-u", "-c", BOOT], cwd=folder, stdout=out, stderr=subprocess.STDOUT,
+                                   env=env)
     try:
         deadline = time.monotonic() + 30
         while not (found := re.search(r"\('127\.0\.0\.1', (\d+)\)", log.read_text(errors="replace"))):
@@ -120,7 +139,7 @@ def test_a_socket_worker_runs_part_of_the_session_and_reports_equal_local_ones(p
     with serve_in_thread(ServerConfig(oracle=ORACLE, max_seconds=120, max_requests=3 * LIMIT)) as server:
         for name, workers in [("serial", ["-n", "0"]), ("local", ["-n", "2"])]:
             results[name] = pytester.runpytest_subprocess(*COMMON, api(server), f"--evalscope-work-dir={name}", *workers)
-        with socket_server(remote_dir) as port:
+        with socket_server(remote_dir, watched=pytester.path) as port:
             results["remote"] = pytester.runpytest_subprocess(*COMMON, api(server), "--evalscope-work-dir=remote", "--dist=load",
                                                               "--tx=popen", remote_tx(port, remote_dir))
         asked = server.stats()["requests"]
@@ -137,6 +156,7 @@ def test_a_socket_worker_runs_part_of_the_session_and_reports_equal_local_ones(p
     assert relayed and len(relayed) + len(files["replies-gw0"]) == LIMIT
     assert {e["key"] for e in files["replies-gw0"]} | relayed == {f"gsm8k/main/{i}/0" for i in range(LIMIT)}
     assert not list(remote_dir.rglob("replies-*")) and not (remote_dir / "remote").exists()
+    assert (remote_dir / "opened-there.log").read_text() == ""  # nothing of the controller's folder
 
 
 def test_use_cache_sends_earlier_replies_to_a_remote_worker_and_journals_its_new_ones(pytester: pytest.Pytester,
@@ -150,7 +170,7 @@ def test_use_cache_sends_earlier_replies_to_a_remote_worker_and_journals_its_new
         path.write_text("".join(lines[::2]))  # every other reply lost, as if the run had been killed before journaling it
         lost = {json.loads(line)["key"] for line in lines[1::2]}
         before = server.stats()["requests"]
-        with socket_server(remote_dir) as port:  # the whole resumed session on the remote worker
+        with socket_server(remote_dir, watched=pytester.path) as port:  # the whole resumed session on the remote worker
             resumed = pytester.runpytest_subprocess(*COMMON, api(server), f"--evalscope-use-cache={run}", "--dist=load",
                                                     remote_tx(port, remote_dir))
         asked = server.stats()["requests"] - before
@@ -160,6 +180,7 @@ def test_use_cache_sends_earlier_replies_to_a_remote_worker_and_journals_its_new
     report = json.loads((run / "reports/oracle/gsm8k.json").read_text())
     assert report["execution_summary"]["cached"] == LIMIT - len(lost)
     assert {e["key"] for e in journal(run)["replies-gw0-relayed"]} == lost  # a later resume finds them here
+    assert (remote_dir / "opened-there.log").read_text() == ""  # the earlier replies came with the worker's input
 
 
 def test_a_dataset_missing_on_the_remote_host_is_one_line_naming_it(pytester: pytest.Pytester,
