@@ -139,9 +139,11 @@ def test_a_socket_worker_runs_part_of_the_session_and_reports_equal_local_ones(p
     with serve_in_thread(ServerConfig(oracle=ORACLE, max_seconds=120, max_requests=3 * LIMIT)) as server:
         for name, workers in [("serial", ["-n", "0"]), ("local", ["-n", "2"])]:
             results[name] = pytester.runpytest_subprocess(*COMMON, api(server), f"--evalscope-work-dir={name}", *workers)
+        # the page's baseline is read by the controller only: the remote host does not have it
+        page_baseline = f"--evalscope-html-baseline={run_folder(pytester, 'serial').relative_to(pytester.path)}"
         with socket_server(remote_dir, watched=pytester.path) as port:
             results["remote"] = pytester.runpytest_subprocess(*COMMON, api(server), "--evalscope-work-dir=remote", "--dist=load",
-                                                              "--tx=popen", remote_tx(port, remote_dir))
+                                                              "--tx=popen", remote_tx(port, remote_dir), page_baseline)
         asked = server.stats()["requests"]
     for result in results.values():
         result.assert_outcomes(**expected_outcomes())

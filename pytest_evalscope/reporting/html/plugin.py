@@ -9,7 +9,6 @@ Options: ``--evalscope-html=PATH`` (write the page there instead), ``--no-evalsc
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -38,18 +37,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--no-evalscope-html", dest="evalscope_no_html", action="store_true", default=False,
                     help="do not write the run's HTML report")
     group.addoption("--evalscope-html-baseline", dest="evalscope_html_baseline", default=None, metavar="RUN",
-                    type=_existing_run, help="an earlier run's folder: the report marks regressed and fixed samples")
-
-
-def _existing_run(value: str) -> Path:
-    try:
-        return find_run(Path(value))
-    except (FileNotFoundError, OSError) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+                    help="an earlier run's folder: the report marks regressed and fixed samples")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[STARTED] = time.time()
+    baseline = config.getoption("evalscope_html_baseline", None)
+    # Checked here on the controller, not while parsing options: a worker on another host never reads it, and
+    # a worker that cannot parse its options crashes, which xdist answers by restarting it again and again.
+    if baseline is not None and not hasattr(config, "workerinput"):
+        try:
+            config.option.evalscope_html_baseline = find_run(Path(baseline))
+        except (FileNotFoundError, OSError) as exc:
+            raise pytest.UsageError(f"--evalscope-html-baseline: {exc}") from None
 
 
 def versions() -> dict[str, str]:
