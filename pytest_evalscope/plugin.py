@@ -152,7 +152,8 @@ def _configure(config: pytest.Config) -> None:
     if compare is not None:
         compare.runtime = runtime
         config.pluginmanager.register(compare, "evalscope-compare")
-    xdist_controller = workerinput is None and bool(getattr(config.option, "numprocesses", None)) \
+    # xdist's own test (its plugin turns -n N into N popen gateways before this runs), so --tx counts too
+    xdist_controller = workerinput is None and bool(getattr(config.option, "tx", None)) \
         and getattr(config.option, "dist", "no") != "no"
     if not xdist_controller and not config.option.collectonly:  # the processes that will send requests
         runtime.import_client_early()
