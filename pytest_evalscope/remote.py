@@ -114,6 +114,11 @@ class RemoteController:
         remote = next((spec for spec in specs if is_remote(spec)), None)
         if remote is None:
             return
+        shown = str(remote).replace("execmodel=main_thread_only//", "")
+        if _delegates(self.runtime):
+            raise pytest.UsageError(f"eval_backend {self.runtime.config.backend_plan.backend} runs as one item that writes the "
+                                    f"run folder itself, which a worker on another host ({shown}) cannot reach; "
+                                    "run it without remote workers")
         roots = [Path(p).resolve() for p in [*config.option.rsyncdir, *config.getini("rsyncdirs")]]
         for arg in config.invocation_params.args:
             path = Path(str(arg).split("::")[0])
@@ -124,7 +129,7 @@ class RemoteController:
             if here and not any(root == path.resolve() or root in path.resolve().parents for root in roots):
                 raise pytest.UsageError(
                     f"{arg!r} names a path of this host, which xdist cannot pass to the worker on another host "
-                    f"({str(remote).replace('execmodel=main_thread_only//', '')}): select suites with -k or "
+                    f"({shown}): select suites with -k or "
                     "--evalscope-datasets, and give options as --option=VALUE")
 
     @pytest.hookimpl(optionalhook=True)
@@ -163,6 +168,14 @@ class RemoteController:
         for handle in self._files.values():
             handle.close()
         self._files.clear()
+
+
+def _delegates(runtime: EvalRuntime) -> bool:
+    """Whether the run hands the evaluation to another backend (backends_config): its item writes the
+    run folder from whichever worker runs it."""
+    from .backends_config import Delegation
+
+    return isinstance(getattr(runtime.config, "backend_plan", None), Delegation)
 
 
 def install(config: pytest.Config, runtime: EvalRuntime) -> None:

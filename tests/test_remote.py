@@ -266,3 +266,19 @@ def test_sigkill_of_the_controller_loses_at_most_a_remote_workers_look_ahead(pyt
 
 def journal_of(cache: Path) -> dict[str, list[dict[str, Any]]]:
     return journal(cache.parent) if cache.is_dir() else {}
+
+
+def test_a_delegated_backend_with_a_remote_worker_is_one_line_before_any_connection(pytester: pytest.Pytester,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = pytester.path / "backend-python"  # finds every module the backend needs, and is never run here
+    backend.write_text("#!/bin/sh\nexit 0\n")
+    backend.chmod(0o755)
+    monkeypatch.setenv("EVALSCOPE_BACKEND_PYTHON", str(backend))
+    config = {"eval_backend": "RAGEval", "eval_config": {"tool": "mteb", "models": [{"model_name_or_path": "m3e-base"}],
+                                                         "eval": {"task_names": ["TNews"]}}}
+    pytester.makefile(".json", cfg=json.dumps(config))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--evalscope-config=cfg.json", "--dist=load",
+                                           "--tx=socket=127.0.0.1:9//chdir=/srv/project")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: eval_backend RAGEval runs as one item that writes the run folder itself, which a "
+                                 "worker on another host (socket=127.0.0.1:9//chdir=/srv/project) cannot reach; *"])
