@@ -239,11 +239,11 @@ def test_sigkill_of_the_controller_loses_at_most_a_remote_workers_look_ahead(pyt
     """A remote worker's reply is on the controller's disk once the worker's next report arrives; a SIGKILL
     of the controller loses those received since (at most the look-ahead), and a resume asks them again."""
     project(pytester.path)
-    limit, batch = 40, 2
+    limit, batch = 60, 2  # 3 s of requests at 100 ms: the kill lands mid-run even on a slow host
     cache = pytester.path / "out" / ".cache"
     args = [*COMMON, f"--evalscope-limit={limit}", f"--evalscope-eval-batch-size={batch}", "--evalscope-no-timestamp",
             "--evalscope-work-dir=out", "--dist=load"]
-    with serve_in_thread(ServerConfig(oracle=ORACLE, latency_ms=40, max_seconds=120, max_requests=3 * limit)) as server:
+    with serve_in_thread(ServerConfig(oracle=ORACLE, latency_ms=100, max_seconds=120, max_requests=3 * limit)) as server:
         with socket_server(remote_dir) as port:
             process = subprocess.Popen([sys.executable, "-m", "pytest", *args, api(server), remote_tx(port, remote_dir)],
                                        cwd=pytester.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -254,7 +254,8 @@ def test_sigkill_of_the_controller_loses_at_most_a_remote_workers_look_ahead(pyt
             process.wait(timeout=10)
         kept = {e["key"] for entries in journal_of(cache).values() for e in entries}
         asked_first = server.stats()["requests"]
-        resumed = pytester.runpytest_subprocess(*args, api(server), "--evalscope-use-cache=out", "-n", "0")
+        resumed = pytester.runpytest_subprocess(*args, api(server), "--evalscope-use-cache=out", "-n", "0",
+                                                "--evalscope-eval-batch-size=16")  # not in the fingerprint
         asked_again = server.stats()["requests"] - asked_first
     assert 10 <= len(kept) < limit  # killed mid-run
     lost = asked_first - len(kept)  # received by the remote worker, not yet relayed
