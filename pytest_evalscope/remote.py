@@ -109,8 +109,7 @@ class RemoteController:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_setupnodes(self, config: pytest.Config, specs: list[Any]) -> None:
-        """xdist rewrites a path argument for a remote worker relative to an ``--rsyncdir`` folder, and
-        fails with a traceback when it is not in one: say so in one line instead, before any worker starts."""
+        """What cannot work with a remote worker stops the run in one line, before any worker starts."""
         remote = next((spec for spec in specs if is_remote(spec)), None)
         if remote is None:
             return
@@ -119,18 +118,11 @@ class RemoteController:
             raise pytest.UsageError(f"eval_backend {self.runtime.config.backend_plan.backend} runs as one item that writes the "
                                     f"run folder itself, which a worker on another host ({shown}) cannot reach; "
                                     "run it without remote workers")
-        roots = [Path(p).resolve() for p in [*config.option.rsyncdir, *config.getini("rsyncdirs")]]
-        for arg in config.invocation_params.args:
-            path = Path(str(arg).split("::")[0])
-            try:
-                here = path.exists()
-            except OSError:
-                here = False
-            if here and not any(root == path.resolve() or root in path.resolve().parents for root in roots):
-                raise pytest.UsageError(
-                    f"{arg!r} names a path of this host, which xdist cannot pass to the worker on another host "
-                    f"({shown}): select suites with -k or "
-                    "--evalscope-datasets, and give options as --option=VALUE")
+        arg = _path_argument(config)
+        if arg is not None:  # xdist itself would fail on it with a traceback
+            raise pytest.UsageError(f"{arg!r} names a path of this host, which xdist cannot pass to the worker on another "
+                                    f"host ({shown}): select suites with -k or --evalscope-datasets, and give options as "
+                                    "--option=VALUE")
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
@@ -168,6 +160,21 @@ class RemoteController:
         for handle in self._files.values():
             handle.close()
         self._files.clear()
+
+
+def _path_argument(config: pytest.Config) -> str | None:
+    """The first argument naming an existing path outside the ``--rsyncdir`` folders: xdist rewrites a path
+    argument for a remote worker relative to one of those, and raises when it is in none."""
+    roots = [Path(p).resolve() for p in [*config.option.rsyncdir, *config.getini("rsyncdirs")]]
+    for arg in map(str, config.invocation_params.args):
+        path = Path(arg.split("::")[0])
+        try:
+            here = path.exists()
+        except OSError:
+            here = False
+        if here and not any(root == path.resolve() or root in path.resolve().parents for root in roots):
+            return arg
+    return None
 
 
 def _delegates(runtime: EvalRuntime) -> bool:
