@@ -4,6 +4,7 @@
 `pytest-evalscope view RUN [RUN...]`: the HTML report of outputs folders (see :mod:`pytest_evalscope.reporting.html`).
 `pytest-evalscope compare BASE CANDIDATE`: two finished runs compared sample by sample, offline
 (see :mod:`pytest_evalscope.reporting.compare`).
+`pytest-evalscope merge OUT SHARD_DIR...`: the parts of a sharded run as one run (see :mod:`pytest_evalscope.shards.merge`).
 
 Everything after `--` goes to pytest unchanged (`-n 4`, `--junitxml=results.xml`, `-k main`, ...).
 The exit status is the session's: 0 all gates met, 1 a gate missed or errors over budget, 4 bad input.
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .reporting.compare import add_compare_parser
 
     add_compare_parser(commands)
+    from .shards.merge import add_merge_parser
+
+    add_merge_parser(commands)
     commands.add_parser("perf", add_help=False, help="load-test a model server (EvalScope's `evalscope perf`); "
                         "see pytest-evalscope perf --help")
     return parser
@@ -107,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .reporting.compare import compare_main
 
         return compare_main(ns)
+    if ns.command == "merge":
+        from .shards.merge import merge_main
+
+        return merge_main(ns, passthrough)
     if ns.command == "view":
         from .reporting.html.view import view_main
 

@@ -67,6 +67,9 @@ class TaskConfig:
     judge_worker_num: int | None
     judge_model_args: dict[str, Any]
     judge_cache: str | None
+    shard: str | None
+    run_id: str | None
+    shard_gates: bool
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         for param in PARAMS:

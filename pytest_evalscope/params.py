@@ -265,6 +265,26 @@ def parse_thresholds(value: Any, name: str) -> dict[str, float]:
     return {str(k): parse_threshold_value(v, str(k)) for k, v in items}
 
 
+MAX_SHARDS = 10_000
+
+
+def parse_shard(value: Any, name: str) -> str:
+    """`I/N`: part I (1 to N) of N; the normalized text, so that configs and markers compare as strings."""
+    text = parse_str(value, name).strip()
+    part, sep, count = text.partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        i, n = int(part), int(count)
+    except ValueError:
+        raise ConfigError(f"{name}: expected I/N such as 2/4 (part 2 of 4), got {_shown(value)}") from None
+    if not 1 <= n <= MAX_SHARDS:
+        raise ConfigError(f"{name}: {text}: the number of parts must be between 1 and {MAX_SHARDS}")
+    if not 1 <= i <= n:
+        raise ConfigError(f"{name}: {text}: parts are numbered 1 to {n}, e.g. 1/{n}")
+    return f"{i}/{n}"
+
+
 def parse_error_budget(value: Any, name: str) -> int | float | None:
     if value is None or value == "":
         return None
@@ -474,6 +494,15 @@ PARAMS: tuple[Param, ...] = (
     Param("compare_md", _opt(parse_str), None, "write the comparison with the baseline as Markdown to this file",
           operator=True, schema=(("type", ["string", "null"]),)),
     Param("strict", parse_bool, False, "regression gates too small to detect a drop of their margin fail the run",
+          schema=(("type", "boolean"),)),
+    Param("shard", _opt(parse_shard), None,
+          "I/N: evaluate part I of N of the selection (contiguous blocks; repeats of a sample stay together); "
+          "combine the parts with pytest-evalscope merge", schema=(("type", ["string", "null"]), ("pattern", r"^\d+/\d+$"),)),
+    Param("run_id", _opt(parse_name), None,
+          "the run the shards are parts of (default: a hash of the config); merge refuses parts of different runs",
+          schema=(("type", ["string", "null"]),)),
+    Param("shard_gates", parse_bool, False,
+          "a shard applies thresholds and regression gates to its own part (by default only the merged run is gated)",
           schema=(("type", "boolean"),)),
 )
 PARAMS_BY_NAME = {p.name: p for p in PARAMS}

@@ -26,6 +26,7 @@ from .runlock import RunLock
 from .runtime import EvalRuntime, choose_run_dir
 from .schema import SampleRecord
 from .selection import datasets_may_select, keyword_may_select
+from .shards.part import ShardPart, check_resume
 
 TASK_KEY = pytest.StashKey[TaskConfig]()
 RUNTIME_KEY = pytest.StashKey[EvalRuntime]()
@@ -131,6 +132,7 @@ def _configure(config: pytest.Config) -> None:
     else:
         try:
             runtime = EvalRuntime(task, choose_run_dir(task).resolve(), "main")
+            check_resume(task, runtime.run_dir)  # a shard's folder continues as that part only
             if not config.option.collectonly:  # one session per outputs folder (runlock.py)
                 runtime.lock = RunLock(runtime.run_dir)
                 runtime.lock.acquire()
@@ -171,6 +173,8 @@ def _configure(config: pytest.Config) -> None:
         from . import remote
 
         remote.install(config, runtime)
+    if task.shard:  # registered after the recorder: its tryfirst sessionfinish runs before the recorder's
+        config.pluginmanager.register(ShardPart(config, task, runtime.run_dir), "evalscope-shard")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

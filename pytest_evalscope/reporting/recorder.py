@@ -71,6 +71,7 @@ class Recorder:
         self._writer: OutputWriter | None = None
         self._log_handler: logging.Handler | None = None
         self.total: int | None = None  # samples selected, once known
+        self.run_total: int | None = None  # a shard's whole run's samples (its error budget is the run's)
         self._counts = {"passed": 0, "failed": 0, "errors": 0}
         self._progress_at = 0.0
         self._stopping = False  # the error budget was exceeded and the session told to stop
@@ -136,6 +137,7 @@ class Recorder:
         text = getattr(report, "evalscope_record", None)
         if text is None:
             return
+        self.run_total = getattr(report, "evalscope_run_total", self.run_total)  # set by shards/part.py
         record = SampleRecord.from_json(text).to_dict()  # checked field by field, versioned
         key = (record["suite"], record["subset"], record["index"], record["repeat"])
         if key in self.records:
@@ -157,7 +159,7 @@ class Recorder:
     def _stop_over_budget(self) -> None:
         """Past the error budget the run has failed whatever comes next: stop it now, as a 401 would,
         instead of spending the rest of the selection on errors (the journal keeps every reply)."""
-        budget = self.task.error_budget(self.total or 0)
+        budget = self.task.error_budget(self.run_total if self.task.shard and self.run_total else self.total or 0)
         if self._stopping or self.total is None or self._counts["errors"] <= budget:
             return
         self._stopping = True
@@ -191,12 +193,15 @@ class Recorder:
         for record in self.records.values():
             thresholds.update(record.get("suite_thresholds") or {})
         thresholds.update(self.task.thresholds)
-        self.gates = evaluate_gates(thresholds, self.reports, self.task.gate_on)
+        gating = not self.task.shard or self.task.shard_gates  # a shard alone reports its part; the merge gates
+        self.gates = evaluate_gates(thresholds, self.reports, self.task.gate_on) if gating else []
         self.checks = [check for found in self.config.hook.pytest_evalscope_checks(
             records=list(self.records.values()), reports=self.reports, run_dir=self.runtime.run_dir,
-            config=self.config) for check in found or []]
+            config=self.config) for check in found or []] if gating else []
         errors = sum(r["status"] == "error" for r in self.records.values())
-        self.errors_over_budget = errors > self.task.error_budget(len(self.records))
+        # a shard holds its errors against the whole run's budget: over it, the merged run is over it too
+        self.errors_over_budget = errors > self.task.error_budget(
+            self.run_total if self.task.shard and self.run_total else len(self.records))
         self.session_stopped_early = bool(session.shouldfail)
         # the outcome beside the counts, for whoever watches the run (the HTTP service's job state)
         self._write_progress(force=True, state="interrupted" if session.exitstatus == pytest.ExitCode.INTERRUPTED else "finished",
