@@ -96,7 +96,7 @@ def first_difference(a: dict[str, Any], b: dict[str, Any]) -> tuple[str, Any, An
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict) and value:
+    if isinstance(value, dict):  # an empty mapping adds no name: {} and an absent key are the same setting
         out: dict[str, Any] = {}
         for key, inner in value.items():
             out.update(_flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
