@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from pytest_evalscope.cli import main
 from pytest_evalscope.params import ConfigError, parse_shard
 from pytest_evalscope.registry import create_benchmark
+from pytest_evalscope.runlock import RunLock
 from pytest_evalscope.shards.spec import assign_parts, default_run_id, first_difference, identity
 from pytest_evalscope.testing.gsm8k_oracle import build_oracle, read_records
 from pytest_evalscope.testing.server import ServerConfig, serve_in_subprocess
@@ -225,9 +226,10 @@ def test_each_part_reports_its_own_share_and_does_not_gate(runs: Runs) -> None:
         marker = json.loads((runs.root / f"part{part}" / "shard" / "part.json").read_text())
         assert (marker["part"], marker["of"], marker["state"]) == (part, PARTS, "finished")
         samples.append(marker["selection"]["nodeids"])
-    whole = [n for n in (runs.root / "whole.xml").read_text().split('name="') if "[" in n.split('"')[0]]
-    flat = [n for part in samples for n in part]
-    assert len(flat) == len(set(flat)) == len(whole)  # every sample in exactly one part
+    _, cases = _testcases(runs.root / "whole.xml", runs.root / "whole")
+    whole = [name for _, name, _, _ in cases if "[" in name]
+    flat = [nodeid.split("::")[-1] for part in samples for nodeid in part]
+    assert flat == whole  # every sample in exactly one part, the parts in the unsharded order
     assert max(map(len, samples)) - min(map(len, samples)) <= 1
 
 
@@ -290,6 +292,18 @@ def test_parts_of_another_run_or_selection_are_refused(runs: Runs, capsys: pytes
         assert error in _refusal(runs, capsys, monkeypatch, "part1", "part2", "part3", folder), folder
 
 
+def test_a_part_a_session_still_writes_is_refused(runs: Runs, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(runs.root / "part4", runs.root / "part4-running")
+    lock = RunLock(runs.root / "part4-running")
+    lock.acquire()  # what the controller of a running session holds
+    try:
+        error = _refusal(runs, capsys, monkeypatch, "part1", "part2", "part3", "part4-running")
+    finally:
+        lock.release()
+    assert error == f"ERROR: merge: part4-running is in use by a running session (pid {os.getpid()}); merge when it has ended\n"
+
+
 def test_allow_partial_merges_what_is_there_says_what_is_missing_and_fails(runs: Runs) -> None:
     done = runs.merge("partial", "part1", "part2", "part4", extra=("--allow-partial",))
     assert done.returncode == 1, done.stdout[-2000:]
@@ -314,3 +328,48 @@ def test_use_cache_continues_a_part_only_as_that_part(runs: Runs) -> None:
     assert resumed.returncode == 4
     assert f"use_cache: {runs.root / 'part4'} is part 4/4 of run 'cfg-" in resumed.stderr
     assert "continue it with --evalscope-shard=4/4, not 1/4" in resumed.stderr
+    unsharded = runs.pytest("no-part", f"--evalscope-use-cache={runs.root / 'part4'}")
+    assert unsharded.returncode == 4 and "continue it with --evalscope-shard=4/4\n" in unsharded.stderr
+
+
+# ---------------------------------------------------------------- in-process: repeats, and the error budget
+
+
+def _ids(result: pytest.RunResult) -> list[str]:
+    return [line for line in result.outlines if "::" in line]
+
+
+def test_repeats_of_a_sample_stay_in_one_part_and_parts_rebuild_the_selection(pytester: pytest.Pytester, suite_file: Path,
+                                                                              gsm8k_args: str) -> None:
+    pytester.makepyfile(test_other="def test_ok():\n    pass\n")  # not a sample: it runs in part 1 only
+    args = ["--evalscope-eval-type=mock", "--evalscope-limit=5", "--evalscope-repeats=3", gsm8k_args, "--collect-only",
+            "-q", "-p", "no:cacheprovider"]
+    whole = _ids(pytester.runpytest(*args))
+    parts = [_ids(pytester.runpytest(*args, f"--evalscope-shard={part}/{PARTS}")) for part in range(1, PARTS + 1)]
+    flat = [nodeid for part in parts for nodeid in part]
+    assert len(whole) == 16 and len(flat) == len(set(flat)) and sorted(flat, key=whole.index) == whole
+    assert [nodeid for nodeid in flat if "[" in nodeid] == [nodeid for nodeid in whole if "[" in nodeid]  # in blocks
+    assert "test_other.py::test_ok" in parts[0]
+    for part in [[nodeid for nodeid in part if "[" in nodeid] for part in parts]:
+        samples = {nodeid.split("[")[1].split("-r")[0].rstrip("]") for nodeid in part}
+        assert len(part) == 3 * len(samples) and part  # every repeat of each of its samples
+
+
+def test_a_part_holds_its_errors_against_the_whole_runs_budget(pytester: pytest.Pytester, suite_file: Path,
+                                                                gsm8k_args: str) -> None:
+    """Two of 8 samples fail for good with a budget of 30%: 2.4 errors for the run, so neither the run nor its
+    part 1/2 (which holds both errors: 2 of its 4 samples) is over it, and the merge agrees."""
+    records = read_records(GSM8K_DIR / "test.jsonl")
+    broken = {records[i]["question"].strip(): "500" for i in (0, 1)}
+    oracle, _ = build_oracle(records[:8])
+    with serve_in_subprocess(ServerConfig(oracle=oracle, persistent_faults=broken, max_seconds=120)) as server:
+        args = ["--evalscope-model=oracle", f"--evalscope-api-url={server.url}", gsm8k_args, "--evalscope-limit=8",
+                '--evalscope-model-args={"max_retries": 0}', "--evalscope-max-errors=0.3", "-p", "no:cacheprovider"]
+        whole = pytester.runpytest(*args, "--evalscope-work-dir=whole", "--evalscope-no-timestamp")
+        parts = [pytester.runpytest(*args, f"--evalscope-work-dir=p{n}", "--evalscope-no-timestamp",
+                                    f"--evalscope-shard={n}/2") for n in (1, 2)]
+    assert whole.ret == parts[0].ret == parts[1].ret == 0
+    assert parts[0].parseoutcomes()["errors"] == 2
+    parts[0].stdout.fnmatch_lines(["*2 sample(s) ended in an error, within the error budget*"])
+    assert main(["merge", str(pytester.path / "merged"), str(pytester.path / "p1"), str(pytester.path / "p2")]) == 0
+    assert _reports(pytester.path / "merged") == _reports(pytester.path / "whole")

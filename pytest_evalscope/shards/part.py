@@ -116,6 +116,8 @@ class ShardPart:
         path = reports_path(self.run_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._journal = path.open("a", encoding="utf-8")
+        if self._journal.tell() and not _ends_a_line(path):
+            self._journal.write("\n")  # a SIGKILL cut the last line: the next one must not be glued to it
 
     @pytest.hookimpl(trylast=True)  # after the recorder has turned the report's failure into its one line
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -174,7 +176,7 @@ class ShardPart:
         total = self.selection["samples"] if self.selection else "?"
         mine = len(self.selection["nodeids"]) if self.selection else 0
         gates = "its own gates apply (shard_gates)" if self.task.shard_gates else \
-            "thresholds and error budgets apply to the merged run (pytest-evalscope merge)"
+            "thresholds apply to the merged run (pytest-evalscope merge)"
         terminalreporter.write_line(f"evalscope shard {self.part}/{self.count} of run {self.run_id}: {mine} item(s) "
                                     f"of {total} sample(s) in the whole selection; {gates}")
 
@@ -188,3 +190,9 @@ def _runtime_key() -> Any:
 def _suite_settings(config: pytest.Config) -> dict[str, Any]:
     writer = config.pluginmanager.getplugin("evalscope-settings")
     return writer.settings() if writer is not None else {}
+
+
+def _ends_a_line(path: Path) -> bool:
+    with path.open("rb") as handle:
+        handle.seek(-1, 2)
+        return handle.read(1) == b"\n"
