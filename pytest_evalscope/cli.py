@@ -29,14 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    epilog="arguments after -- go to pytest, e.g. -- -n 4 --junitxml=results.xml")
     for param in PARAMS:
         flag = "--" + param.name.replace("_", "-")
+        text = param.help.replace("%", "%%")  # argparse formats help with %: "95% interval" broke --help
         if param.name == "datasets":
-            evaluate.add_argument(flag, nargs="+", default=None, help=param.help)
+            evaluate.add_argument(flag, nargs="+", default=None, help=text)
         elif param.name in BOOL_PARAMS:
-            evaluate.add_argument(flag, action="store_const", const="true", default=None, help=param.help)
+            evaluate.add_argument(flag, action="store_const", const="true", default=None, help=text)
         elif param.repeatable:
-            evaluate.add_argument(flag, action="append", default=None, help=param.help)
+            evaluate.add_argument(flag, action="append", default=None, help=text)
         elif param.cli:
-            evaluate.add_argument(flag, default=None, help=param.help)
+            evaluate.add_argument(flag, default=None, help=text)
     evaluate.add_argument("--threshold", action="append", default=None, metavar="NAME=VALUE",
                           help="score gate, e.g. gsm8k=0.8 (repeatable)")
     evaluate.add_argument("--config", default=None, help="EvalScope TaskConfig YAML/JSON file")

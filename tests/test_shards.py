@@ -22,6 +22,7 @@ from pytest_evalscope.cli import main
 from pytest_evalscope.params import ConfigError, parse_shard
 from pytest_evalscope.registry import create_benchmark
 from pytest_evalscope.runlock import RunLock
+from pytest_evalscope.shards.marker import read_reports
 from pytest_evalscope.shards.spec import assign_parts, default_run_id, first_difference, identity
 from pytest_evalscope.testing.gsm8k_oracle import build_oracle, read_records
 from pytest_evalscope.testing.server import ServerConfig, serve_in_subprocess
@@ -75,6 +76,21 @@ def test_the_identity_leaves_out_where_parts_run_and_names_what_differs() -> Non
     hotter = {**base, "generation_config": {"temperature": 0.7}}
     assert default_run_id(identity(hotter)) != default_run_id(identity(base))
     assert first_difference(identity(hotter), identity(base)) == ("generation_config.temperature", 0.7, 0.0)
+
+
+def test_a_merge_takes_each_items_last_finished_session_and_skips_a_torn_line(tmp_path: Path) -> None:
+    def line(session: int, nodeid: str, when: str) -> str:
+        return json.dumps({"session": session, "report": {"nodeid": nodeid, "when": when}}) + "\n"
+
+    journal = tmp_path / "shard" / "reports.jsonl"
+    journal.parent.mkdir()
+    journal.write_text(
+        "".join(line(1, "a", w) for w in ("setup", "call", "teardown")) + line(1, "b", "setup") + line(1, "c", "setup")[:30]
+        + "\n" + "".join(line(2, "b", w) for w in ("setup", "call", "teardown")) + line(2, "a", "setup"), encoding="utf-8")
+    finished = read_reports(tmp_path)
+    assert set(finished) == {"a", "b"}  # c never finished; a's second session never did either
+    assert [r["when"] for r in finished["a"]] == ["setup", "call", "teardown"]
+    assert [r["when"] for r in finished["b"]] == ["setup", "call", "teardown"]
 
 
 # ---------------------------------------------------------------- end to end: GSM8K + MMLU in four parts
@@ -205,6 +221,11 @@ def test_four_parts_merged_give_the_unsharded_run(runs: Runs) -> None:
     for kind in ("reviews", "predictions"):
         assert _lines(merged, kind) == _lines(whole, kind)
     assert "evalscope threshold mmlu:" in runs.results["merged"].stdout and "MISSED" in runs.results["merged"].stdout
+    settings = [(folder / "configs" / "suite_settings.json").read_text() for folder in (whole, merged)]
+    assert settings[0] == settings[1] and '"mmlu"' in settings[0]
+    verdicts = [{k: v for k, v in json.loads((folder / "run_summary.json").read_text()).items() if k in ("exitstatus", "reason", "gates")}
+                for folder in (whole, merged)]
+    assert verdicts[0] == verdicts[1] and [g["verdict"] for g in verdicts[0]["gates"]] == ["met", "missed"]
 
 
 def test_the_merged_junit_xml_has_the_unsharded_testcases_in_order(runs: Runs) -> None:
@@ -373,3 +394,27 @@ def test_a_part_holds_its_errors_against_the_whole_runs_budget(pytester: pytest.
     parts[0].stdout.fnmatch_lines(["*2 sample(s) ended in an error, within the error budget*"])
     assert main(["merge", str(pytester.path / "merged"), str(pytester.path / "p1"), str(pytester.path / "p2")]) == 0
     assert _reports(pytester.path / "merged") == _reports(pytester.path / "whole")
+
+
+def test_the_shard_is_an_option_an_ini_key_and_a_config_key(pytester: pytest.Pytester, suite_file: Path,
+                                                            gsm8k_args: str) -> None:
+    args = ["--evalscope-eval-type=mock", "--evalscope-limit=8", gsm8k_args, "--collect-only", "-q", "-p", "no:cacheprovider"]
+    by_option = _ids(pytester.runpytest(*args, "--evalscope-shard=3/4"))
+    pytester.path.joinpath("task.yaml").write_text("shard: 3/4\n", encoding="utf-8")
+    by_config = _ids(pytester.runpytest(*args, "--evalscope-config=task.yaml"))
+    pytester.makeini("[pytest]\nevalscope_shard = 3/4\n")
+    by_ini = _ids(pytester.runpytest(*args))
+    assert by_option == by_config == by_ini == ["eval_gsm8k.py::gsm8k[main-4]", "eval_gsm8k.py::gsm8k[main-5]"]
+    bad = pytester.runpytest(*args, "--evalscope-shard=4/3")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["ERROR: shard: 4/3: parts are numbered 1 to 3, e.g. 1/3"])
+
+
+def test_the_console_script_documents_shards_and_merge(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in (["eval", "--help"], ["merge", "--help"]):
+        with pytest.raises(SystemExit) as stopped:
+            main(command)
+        assert stopped.value.code == 0
+    shown = capsys.readouterr().out
+    assert "--shard SHARD" in shown and "--run-id RUN_ID" in shown and "--allow-partial" in shown
+    assert "95% interval" in shown  # a % in a help text once broke eval --help
