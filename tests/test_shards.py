@@ -220,6 +220,8 @@ def test_four_parts_merged_give_the_unsharded_run(runs: Runs) -> None:
     assert _reports(whole)["mmlu.json"]["num"] == len(SUBJECTS) * LIMIT
     for kind in ("reviews", "predictions"):
         assert _lines(merged, kind) == _lines(whole, kind)
+    journals = sorted(path.name.split("-")[1] for path in (merged / ".cache").glob("replies-*.jsonl"))
+    assert set(journals) == {f"part{n}" for n in range(1, PARTS + 1)}  # use_cache on the merged folder finds them
     assert "evalscope threshold mmlu:" in runs.results["merged"].stdout and "MISSED" in runs.results["merged"].stdout
     settings = [(folder / "configs" / "suite_settings.json").read_text() for folder in (whole, merged)]
     assert settings[0] == settings[1] and '"mmlu"' in settings[0]
@@ -313,6 +315,15 @@ def test_parts_of_another_run_or_selection_are_refused(runs: Runs, capsys: pytes
         assert error in _refusal(runs, capsys, monkeypatch, "part1", "part2", "part3", folder), folder
 
 
+def test_a_merge_never_writes_into_a_folder_that_holds_something(runs: Runs, capsys: pytest.CaptureFixture[str],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(runs.root)
+    capsys.readouterr()
+    assert main(["merge", "whole", "part1", "part2", "part3", "part4"]) == 4
+    assert capsys.readouterr().err == ("ERROR: merge: whole already exists and is not an empty folder; give a new "
+                                       "folder for the merged run\n")
+
+
 def test_a_part_a_session_still_writes_is_refused(runs: Runs, capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(runs.root / "part4", runs.root / "part4-running")
@@ -329,6 +340,7 @@ def test_allow_partial_merges_what_is_there_says_what_is_missing_and_fails(runs:
     done = runs.merge("partial", "part1", "part2", "part4", extra=("--allow-partial",))
     assert done.returncode == 1, done.stdout[-2000:]
     assert f"evalscope merge: missing part 3/{PARTS} (given: 1, 2, 4)" in done.stdout
+    assert done.stderr.startswith(f"evalscope merge: missing part 3/{PARTS} (given: 1, 2, 4)\n")
     merged = json.loads((runs.root / "partial" / "merge.json").read_text())
     assert merged["missing"] == [f"part 3/{PARTS} (given: 1, 2, 4)"] and [p["part"] for p in merged["parts"]] == [1, 2, 4]
     report = json.loads((runs.root / "partial" / "reports" / "oracle" / "gsm8k.json").read_text())
@@ -351,6 +363,9 @@ def test_use_cache_continues_a_part_only_as_that_part(runs: Runs) -> None:
     assert "continue it with --evalscope-shard=4/4, not 1/4" in resumed.stderr
     unsharded = runs.pytest("no-part", f"--evalscope-use-cache={runs.root / 'part4'}")
     assert unsharded.returncode == 4 and "continue it with --evalscope-shard=4/4\n" in unsharded.stderr
+    hotter = runs.pytest("hotter", f"--evalscope-use-cache={runs.root / 'part4'}", "--evalscope-shard=4/4",
+                         "--evalscope-generation-config=temperature=0.5")
+    assert hotter.returncode == 4 and "is a part of run 'cfg-" in hotter.stderr and ", this would be run 'cfg-" in hotter.stderr
 
 
 # ---------------------------------------------------------------- in-process: repeats, and the error budget

@@ -8,8 +8,8 @@ twice, a missing part, and a part that did not finish all its items. `--allow-pa
 there instead, says what is missing, and the merged run fails (exit status 1), as a run stopped early
 does: its scores cover part of the selection.
 
-Everything after `--` goes to the merge's pytest session (`--junitxml=merged.xml`,
-`--evalscope-threshold gsm8k=0.8`, `--no-evalscope-html`, ...). The exit status is the merged run's.
+Everything after `--` goes to the merge's pytest session (`--junitxml=merged.xml`, `-q`, ...). The exit
+status is the merged run's.
 """
 
 from __future__ import annotations
