@@ -5,6 +5,10 @@ subset, and decides the exit status.
 Exit status: wrong answers alone never fail the session. It is 1 when another test failed, when
 errors exceed the budget (`ignore_errors`, `max_errors`), or when a threshold is missed; otherwise 0.
 Usage errors (4), interruptions (2) and internal errors (3) keep pytest's meaning.
+
+A part of a sharded run (`shard`, shards/part.py) reports its own samples but leaves thresholds and
+checks to the merged run unless `shard_gates` is set, and counts its errors against the whole run's
+budget. A merged run (`pytest-evalscope merge`) is recorded by this same class, from replayed reports.
 """
 
 from __future__ import annotations
