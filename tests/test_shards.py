@@ -5,6 +5,8 @@ unsharded: the same reports, reviews, predictions, JUnit testcases and exit stat
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import json
 import os
 import shutil
@@ -78,19 +80,24 @@ def test_the_identity_leaves_out_where_parts_run_and_names_what_differs() -> Non
     assert first_difference(identity(hotter), identity(base)) == ("generation_config.temperature", 0.7, 0.0)
 
 
-def test_a_merge_takes_each_items_last_finished_session_and_skips_a_torn_line(tmp_path: Path) -> None:
-    def line(session: int, nodeid: str, when: str) -> str:
-        return json.dumps({"session": session, "report": {"nodeid": nodeid, "when": when}}) + "\n"
+def test_a_merge_takes_each_items_last_finished_session_and_reads_a_journal_cut_short(tmp_path: Path) -> None:
+    def line(session: int, nodeid: str, when: str) -> bytes:
+        return (json.dumps({"session": session, "report": {"nodeid": nodeid, "when": when}}) + "\n").encode()
 
-    journal = tmp_path / "shard" / "reports.jsonl"
-    journal.parent.mkdir()
-    journal.write_text(
-        "".join(line(1, "a", w) for w in ("setup", "call", "teardown")) + line(1, "b", "setup") + line(1, "c", "setup")[:30]
-        + "\n" + "".join(line(2, "b", w) for w in ("setup", "call", "teardown")) + line(2, "a", "setup"), encoding="utf-8")
+    (tmp_path / "shard").mkdir()
+    first = b"".join(line(1, "a", w) for w in ("setup", "call", "teardown")) + line(1, "b", "setup") + line(1, "c", "setup")
+    (tmp_path / "shard" / "reports-1.jsonl.gz").write_bytes(gzip.compress(first))
+    stream = io.BytesIO()
+    cut = gzip.GzipFile(fileobj=stream, mode="wb")
+    cut.write(b"".join(line(2, "b", w) for w in ("setup", "call", "teardown")) + line(2, "a", "setup")[:30])
+    cut.flush()  # what a SIGKILL after a flush leaves: no end of stream, a last line cut in two
+    (tmp_path / "shard" / "reports-2.jsonl.gz").write_bytes(stream.getvalue())
     finished = read_reports(tmp_path)
     assert set(finished) == {"a", "b"}  # c never finished; a's second session never did either
-    assert [r["when"] for r in finished["a"]] == ["setup", "call", "teardown"]
+    assert [(r["when"], r["nodeid"]) for r in finished["a"]] == [("setup", "a"), ("call", "a"), ("teardown", "a")]
     assert [r["when"] for r in finished["b"]] == ["setup", "call", "teardown"]
+    (tmp_path / "shard" / "reports-2.jsonl.gz").write_bytes(stream.getvalue()[:25])  # cut inside the gzip header
+    assert set(read_reports(tmp_path)) == {"a"}
 
 
 # ---------------------------------------------------------------- end to end: GSM8K + MMLU in four parts

@@ -1,7 +1,7 @@
 """The files that mark an outputs folder as one part of a sharded run, beside its normal outputs:
 
     <run>/shard/part.json       which part of which run, the settings and selection it was made from
-    <run>/shard/reports.jsonl   every test report of the part, as pytest serializes it for xdist
+    <run>/shard/reports-<n>.jsonl.gz   every test report of session n of the part, as pytest serializes it for xdist
 
 ``part.json`` (:data:`SCHEMA`) holds:
 
@@ -17,15 +17,20 @@
 - ``sessions``: how many sessions wrote this folder (a resumed part has more than one);
   ``exitstatus`` of the last one; ``state`` running | finished.
 
-``reports.jsonl`` has one line per report, ``{"session": n, "report": {...}}``, appended (and flushed
-twice a second) as reports arrive: an interrupted part keeps what it finished, and its replies are in
-the reply journal, so resuming it with ``use_cache`` asks nothing twice. Its node ids' last complete
-session (setup, call and teardown seen) is what a merge replays.
+``reports-<n>.jsonl.gz`` has one line per report, ``{"session": n, "report": {...}}``, appended (and
+flushed twice a second) as reports arrive, gzip-compressed: few-shot prompts repeat, and the file was as
+large as the part's predictions and reviews together. Each session of a part (a resumed part has several)
+writes its own file, because a stream cut by SIGKILL has no end from which a next one could be found.
+An interrupted part keeps what it finished (a cut stream is read up to its last whole line), and its
+replies are in the reply journal, so resuming it with ``use_cache`` asks nothing twice. What a merge
+replays of each node id is its last session that finished it (setup, call and teardown seen).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,7 @@ from ..reporting.outputs import atomic_write
 SCHEMA = "pytest_evalscope.shard/1"
 FOLDER = "shard"
 PART_FILE = "part.json"
-REPORTS_FILE = "reports.jsonl"
+REPORTS_GLOB = "reports-*.jsonl.gz"
 JUNIT_INI = ("junit_family", "junit_logging", "junit_log_passing_tests", "junit_suite_name", "junit_duration_report")
 
 
@@ -44,8 +49,32 @@ def part_path(run_dir: Path) -> Path:
     return run_dir / FOLDER / PART_FILE
 
 
-def reports_path(run_dir: Path) -> Path:
-    return run_dir / FOLDER / REPORTS_FILE
+def reports_path(run_dir: Path, session: int) -> Path:
+    return run_dir / FOLDER / f"reports-{session}.jsonl.gz"
+
+
+def open_reports(run_dir: Path, session: int) -> Any:
+    """The text stream session `session` journals its reports to (flush() makes what it holds readable)."""
+    path = reports_path(run_dir, session)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return gzip.open(path, "wt", encoding="utf-8", compresslevel=1)
+
+
+def forget_reports(run_dir: Path) -> None:
+    """A fresh run in a reused folder (no_timestamp) does not inherit an earlier run's reports."""
+    for path in (run_dir / FOLDER).glob(REPORTS_GLOB):
+        path.unlink()
+
+
+def _lines(path: Path) -> list[str]:
+    """The whole lines of a gzip stream, also of one cut short (SIGKILL): its last, partial line is dropped."""
+    decoder = zlib.decompressobj(wbits=31)
+    try:
+        text = decoder.decompress(path.read_bytes()).decode("utf-8", "replace")
+    except zlib.error:
+        return []
+    lines = text.split("\n")
+    return lines if decoder.eof else lines[:-1]
 
 
 def write_part(run_dir: Path, data: dict[str, Any]) -> None:
@@ -71,11 +100,8 @@ def read_reports(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
     """Node id -> its reports (serialized) from the last session that finished it (a teardown report);
     node ids no session finished are left out. A torn last line (SIGKILL) is skipped."""
     by_session: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    path = reports_path(run_dir)
-    if not path.is_file():
-        return {}
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
+    for path in sorted((run_dir / FOLDER).glob(REPORTS_GLOB)):
+        for line in _lines(path):
             try:
                 entry = json.loads(line)
                 report, session = entry["report"], int(entry["session"])

@@ -22,7 +22,7 @@ import pytest
 from ..items import SampleItem
 from ..params import ConfigError
 from ..reporting.outputs import FLUSH_INTERVAL
-from .marker import JUNIT_INI, read_part, reports_path, write_part
+from .marker import JUNIT_INI, forget_reports, open_reports, read_part, write_part
 from .spec import assign_parts, default_run_id, identity, identity_hash, parse_spec, selection_hash
 
 # report attributes that say which xdist worker ran an item: a merged run must not depend on them
@@ -110,14 +110,10 @@ class ShardPart:
             return
         earlier = read_part(self.run_dir) if self.task.use_cache else None
         self._session_no = int(earlier.get("sessions", 0)) + 1 if earlier else 1
-        if not self.task.use_cache and reports_path(self.run_dir).exists():
-            reports_path(self.run_dir).unlink()  # a fresh run in a reused folder (no_timestamp) starts its journal anew
+        if not self.task.use_cache:
+            forget_reports(self.run_dir)
         self._write("running")
-        path = reports_path(self.run_dir)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._journal = path.open("a", encoding="utf-8")
-        if self._journal.tell() and not _ends_a_line(path):
-            self._journal.write("\n")  # a SIGKILL cut the last line: the next one must not be glued to it
+        self._journal = open_reports(self.run_dir, self._session_no)
 
     @pytest.hookimpl(trylast=True)  # after the recorder has turned the report's failure into its one line
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -191,8 +187,3 @@ def _suite_settings(config: pytest.Config) -> dict[str, Any]:
     writer = config.pluginmanager.getplugin("evalscope-settings")
     return writer.settings() if writer is not None else {}
 
-
-def _ends_a_line(path: Path) -> bool:
-    with path.open("rb") as handle:
-        handle.seek(-1, 2)
-        return handle.read(1) == b"\n"
