@@ -331,6 +331,12 @@ def test_a_merge_never_writes_into_a_folder_that_holds_something(runs: Runs, cap
                                        "folder for the merged run\n")
 
 
+def test_a_merge_runs_no_workers_and_a_bad_option_leaves_out_untouched(runs: Runs, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(runs.root)
+    assert main(["merge", "with-workers", "part1", "part2", "part3", "part4", "--", "-n", "2"]) == 4
+    assert not (runs.root / "with-workers").exists()
+
+
 def test_a_part_a_session_still_writes_is_refused(runs: Runs, capsys: pytest.CaptureFixture[str],
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     shutil.copytree(runs.root / "part4", runs.root / "part4-running")

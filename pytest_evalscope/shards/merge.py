@@ -55,8 +55,7 @@ def merge_main(ns: Any, passthrough: Sequence[str] = ()) -> int:
     for line in plan.missing:
         print(f"evalscope merge: missing {line}", file=sys.stderr)
     first = min(parts, key=lambda p: p["marker"]["part"])
-    _copy_journals(parts, out)
-    _write_provenance(out, parts, plan)
+    plan.prepare = lambda: (_copy_journals(parts, out), _write_provenance(out, parts, plan))  # once the session runs
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "task_config.json"
         task = {**first["marker"]["task"], "shard": None, "shard_gates": False, "use_cache": None,
@@ -65,7 +64,8 @@ def merge_main(ns: Any, passthrough: Sequence[str] = ()) -> int:
         junit = [f"-o{name}={value}" for name, value in (first["marker"].get("junit") or {}).items()
                  if value not in (None, "")]
         args = ["-c", str(Path(__file__).resolve().parents[1] / "session.ini"), "--rootdir", os.getcwd(),
-                "-p", "no:cacheprovider", "--evalscope-config", str(config), *junit,
+                # nothing runs here, so no workers: -n after -- is refused as an unknown option
+                "-p", "no:cacheprovider", "-p", "no:xdist", "--evalscope-config", str(config), *junit,
                 # this package is imported before pytest starts; its asserts need no rewriting (as api.session_args)
                 "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning", *passthrough]
         return int(pytest.main(args, plugins=[Replay(plan)]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ class MergePlan:
     model_stats: dict[str, Any] = field(default_factory=dict)
     run_samples: int = 0  # samples in the whole selection
     missing: list[str] = field(default_factory=list)  # what --allow-partial let through, one line each
+    prepare: Callable[[], Any] | None = None  # writes into OUT what the parts bring beside their reports
 
 
 class Replay:
@@ -38,6 +40,10 @@ class Replay:
 
     def pytest_report_header(self) -> list[str]:
         return [f"evalscope merge: run {self.plan.run_id}, {len(self.plan.entries)} item(s) from {self.plan.count} part(s)"]
+
+    def pytest_sessionstart(self) -> None:
+        if self.plan.prepare is not None:  # not before: a bad option after -- must leave OUT as it was
+            self.plan.prepare()
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self, session: pytest.Session) -> bool:
