@@ -303,6 +303,9 @@ EVAL_TYPES = {
     "service": "service", "openai_api": "service", "server": "service",
     "checkpoint": "checkpoint", "llm_ckpt": "checkpoint",
     "mock": "mock", "mock_llm": "mock",
+    # embedding and reranker models (pytest_evalscope/embedding/backends.py)
+    "embedding": "embedding", "openai_embedding": "embedding", "rerank": "rerank", "openai_rerank": "rerank",
+    "encoder": "encoder", "local_encoder": "encoder",
 }
 DATASET_HUBS = ("huggingface", "modelscope", "local")
 SANDBOX_ISOLATIONS = ("auto", "bwrap", "unshare", "process")  # scoring.sandbox.ISOLATIONS, plus auto

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from .config import TaskConfig, load_config_file, shown_urls
+from .embedding.items import ability_missing
 from .items import SampleItem, Suite
 from .models import validate_model_config
 from .params import BOOL_PARAMS, PARAMS, ConfigError, parse_thresholds
@@ -143,6 +144,9 @@ def _configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(Recorder(config, runtime), "evalscope-recorder")
         config.pluginmanager.register(arena, "evalscope-arena")
+        from .embedding import aggregate
+
+        config.pluginmanager.register(aggregate, "evalscope-embedding")
     config.stash[RUNTIME_KEY] = runtime
     if _delegation(task) is not None:
         from .backends_config.plugin import DelegationPlugin
@@ -222,7 +226,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
         runtime.check_suite(obj, benchmark, collector.nodeid)
         if not keyword_may_select(collector.config, collector, obj, benchmark.subset_list):
             return []  # -k cannot select any of its samples: its data is not even read
-        missing = runtime.judge_missing(obj, benchmark)
+        missing = runtime.judge_missing(obj, benchmark) or ability_missing(runtime.config.eval_type, benchmark)
         if missing is not None:
             if named:
                 raise ConfigError(missing)
@@ -232,7 +236,8 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     except ConfigError as exc:
         runtime.collection_errors.append(str(exc))
         return []
-    return [SampleItem.from_parent(collector, name=f"{obj.name}[{sample.key}]", suite=obj, benchmark=benchmark,
+    item_class = getattr(benchmark, "item_class", SampleItem)  # embedding tasks score without the chat pipeline
+    return [item_class.from_parent(collector, name=f"{obj.name}[{sample.key}]", suite=obj, benchmark=benchmark,
                                    sample=sample, runtime=runtime) for sample in samples]
 
 

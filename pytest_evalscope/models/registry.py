@@ -28,7 +28,7 @@ from typing import Any
 from ..params import ConfigError, did_you_mean
 from .base import ModelAPI
 
-BUILTIN_BACKENDS = ("pytest_evalscope.models.backends",)
+BUILTIN_BACKENDS = ("pytest_evalscope.models.backends", "pytest_evalscope.embedding.backends")
 ENTRY_POINT_GROUP = "pytest_evalscope.backends"
 ROLES = ("candidate", "judge")
 
@@ -55,7 +55,7 @@ class Backend:
     factory: Callable[[ModelSpec], ModelAPI]
     aliases: tuple[str, ...] = ()
     # generate, loglikelihood, images (image_url parts), generation_variants (ModelAPI.with_generation:
-    # settings per request)
+    # settings per request), embed, rerank (embedding/backends.py)
     abilities: frozenset[str] = frozenset({"generate"})
 
 
