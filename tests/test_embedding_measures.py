@@ -55,7 +55,7 @@ def test_dense_top_k_orders_as_trec_eval_and_keeps_ties_at_the_cut() -> None:
     for _ in range(50):
         ids = [f"doc{i}" for i in rng.permutation(40)]
         scores = rng.choice([0.1, 0.2, 0.3], size=40)  # many ties
-        expected = rank({d: float(s) for d, s in zip(ids, scores)})
+        expected = rank({d: float(s) for d, s in zip(ids, scores, strict=True)})
         for k in (1, 5, 40):
             got = [ids[i] for i in top_k(scores, id_order(ids), k)]
             assert got == expected[:k]

@@ -112,7 +112,7 @@ class Retrieval(EmbeddingTask):
             queries = engine.embed(list(data.queries.values()), "query")
             if self.score_function == "cos_sim":
                 corpus, queries = unit_rows(corpus), unit_rows(queries)
-            state.update(corpus=corpus, queries=dict(zip(data.queries, queries)))
+            state.update(corpus=corpus, queries=dict(zip(data.queries, queries, strict=True)))
         return state
 
     def evaluate(self, engine: EmbedEngine, sample: Sample) -> ItemResult:

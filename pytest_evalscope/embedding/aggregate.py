@@ -1,7 +1,7 @@
 """Report aggregation of embedding suites whose main score is not a mean over items.
 
 STS's main score (MTEB's ``cosine_spearman``) is a correlation over all pairs: each pair's record carries
-its cosine and gold score, and this hook puts Spearman's rho, per subset and over the suite, in place of
+its cosine (score) and gold score (metadata), and this hook puts Spearman's rho, per subset and over the suite, in place of
 the placeholder mean the generic report made, with Fisher's interval as ``ci95``. Registered by plugin.py
 on the controller, so it sees every worker's records (identical under ``-n 0`` and ``-n N``).
 """
@@ -20,7 +20,7 @@ CORRELATION_METRIC = "cosine_spearman"
 
 def _rho(records: list[dict[str, Any]]) -> tuple[float | None, int]:
     scored = [r for r in records if r["status"] != "error"]
-    rho = spearman([r["score"]["cosine"] for r in scored], [r["score"]["gold_score"] for r in scored])
+    rho = spearman([r["score"]["cosine"] for r in scored], [r["metadata"]["gold_score"] for r in scored])
     return (None if rho is None else round(rho, 4)), len(scored)
 
 

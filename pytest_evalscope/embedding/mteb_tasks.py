@@ -86,8 +86,8 @@ def mteb_task_configs(eval_config: dict[str, Any], data_dirs: dict[str, str] | N
             raise ConfigError(f"{name}: give its local folder in data_dirs (no hub loader for it here)")
         suite = MTEB_TASKS[name]
         configs.append({**base, "datasets": [suite], "dataset_args": {suite: {"local_path": data_dirs[name]}}})
-    for i, task in enumerate(evaluation.get("custom_tasks") or []):
-        task = _check(task, ("name", "data_path", "eval_splits"), f"eval_config.eval.custom_tasks[{i}]")
+    for i, given in enumerate(evaluation.get("custom_tasks") or []):
+        task = _check(given, ("name", "data_path", "eval_splits"), f"eval_config.eval.custom_tasks[{i}]")
         if "data_path" not in task:
             raise ConfigError(f"eval_config.eval.custom_tasks[{i}]: give data_path, the folder with corpus.jsonl")
         args: dict[str, Any] = {"local_path": task["data_path"]}

@@ -60,8 +60,8 @@ class OpenAIEmbeddingModel(EncoderAPI):
         """The texts as sent: the kind's instruction prepended, then cut to max_seq_length."""
         prefix = self.instructions[kind]
         out = []
-        for text in texts:
-            text = prefix + text
+        for given in texts:
+            text = prefix + given
             if self.max_chars and len(text) > self.max_chars:
                 self.truncated += 1
                 text = text[: self.max_chars]

