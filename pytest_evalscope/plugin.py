@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from .config import TaskConfig, load_config_file, shown_urls
-from .embedding.items import ability_missing
+from .embedding.abilities import ability_missing
 from .items import SampleItem, Suite
 from .models import validate_model_config
 from .params import BOOL_PARAMS, PARAMS, ConfigError, parse_thresholds

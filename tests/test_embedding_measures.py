@@ -71,7 +71,7 @@ def test_spearman_equals_scipy_with_ties() -> None:
     rng = np.random.RandomState(0)
     for n in (2, 5, 30, 200):
         x, y = rng.randint(0, 6, n).astype(float), rng.normal(size=n).round(1)
-        x[:2] = [0.0, 1.0]  # never constant: scipy would warn and return nan
+        x[:2], y[:2] = [0.0, 1.0], [1.0, -1.0]  # never constant: scipy would warn and return nan
         expected = stats.spearmanr(x, y).statistic
         got = spearman(x, y)
         assert got == pytest.approx(expected, abs=1e-12)

@@ -17,23 +17,26 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..datasets.local import DatasetError
-from ..embedding.engine import EmbedEngine
 from ..embedding.items import EmbeddingTask, ItemResult
-from ..embedding.logreg import LogisticRegression, knn_predict
 from ..params import ConfigError, bounded_int, did_you_mean
 from ..registry import register_benchmark
 from .base import Sample
+
+if TYPE_CHECKING:  # numpy loads with the first classification item, not with every run's benchmark registry
+    import numpy as np
+
+    from ..embedding.engine import EmbedEngine
 
 METHODS = ("logReg", "kNN")
 
 
 def undersample(labels: list[int], samples_per_label: int, n_experiments: int, seed: int) -> list[list[int]]:
     """MTEB's _undersample_data, run n_experiments times on one shuffled index array."""
+    import numpy as np
+
     rng = np.random.RandomState(seed)
     idxs = np.arange(len(labels))
     picked = []
@@ -92,6 +95,10 @@ class Classification(EmbeddingTask):
 
     def _prepare(self, engine: EmbedEngine, subset: str) -> dict[int, np.ndarray]:
         """Every experiment's prediction for every loaded test text: {sample index: labels per experiment}."""
+        import numpy as np
+
+        from ..embedding.logreg import LogisticRegression, knn_predict
+
         train_texts, train_labels = self.rows(self.train_split or "train")
         experiments = undersample(train_labels, self.samples_per_label, self.n_experiments, self.seed)
         needed = sorted({i for chosen in experiments for i in chosen})
@@ -111,6 +118,8 @@ class Classification(EmbeddingTask):
         return {s.index: matrix[:, n] for n, s in enumerate(tests)}
 
     def evaluate(self, engine: EmbedEngine, sample: Sample) -> ItemResult:
+        import numpy as np
+
         predicted = engine.memo((id(self), sample.subset), lambda: self._prepare(engine, sample.subset))[sample.index]
         names = self.label_names()
         gold = sample.metadata["label"]

@@ -17,14 +17,10 @@ extra_params: ``top_k`` (100), ``reranker`` ({"model", "api_url", "api_key"?, "e
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..datasets.local import DatasetError
-from ..embedding.engine import EmbedEngine
 from ..embedding.items import EmbeddingTask, ItemResult
-from ..embedding.ranking import SCORE_FUNCTIONS, id_order, top_k, unit_rows
 from ..embedding.retrieval_data import RetrievalData, load_retrieval
 from ..embedding.trec import CUTOFFS, metric_names, query_measures
 from ..models.registry import ModelSpec, can
@@ -32,6 +28,10 @@ from ..params import ConfigError, bounded_int, did_you_mean
 from ..registry import register_benchmark
 from .base import Sample
 
+if TYPE_CHECKING:  # numpy loads with the first retrieval item, not with every run's benchmark registry
+    from ..embedding.engine import EmbedEngine
+
+SCORE_FUNCTIONS = ("cos_sim", "dot")
 RERANKER_KEYS = ("model", "api_url", "api_key", "eval_type", "model_args")
 SHOWN = 10  # ranked documents kept in the record's output
 
@@ -105,6 +105,8 @@ class Retrieval(EmbeddingTask):
                        {"query_id": q, "qrels": data.qrels[q]}) for i, q in enumerate(judged)]
 
     def _prepare(self, engine: EmbedEngine, subset: str) -> dict[str, Any]:
+        from ..embedding.ranking import id_order, unit_rows
+
         data = self.data(subset)
         state: dict[str, Any] = {"tie_rank": id_order(data.corpus_ids)}
         if engine.spec.backend and can(engine.spec, "embed"):
@@ -116,6 +118,10 @@ class Retrieval(EmbeddingTask):
         return state
 
     def evaluate(self, engine: EmbedEngine, sample: Sample) -> ItemResult:
+        import numpy as np
+
+        from ..embedding.ranking import top_k
+
         data = self.data(sample.subset)
         state = engine.memo((id(self), sample.subset), lambda: self._prepare(engine, sample.subset))
         query_id = sample.metadata["query_id"]

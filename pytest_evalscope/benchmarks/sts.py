@@ -15,18 +15,16 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
-from typing import Any, ClassVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..datasets.local import DatasetError
-from ..embedding.engine import EmbedEngine
 from ..embedding.items import EmbeddingTask, ItemResult
-from ..embedding.ranking import unit_rows
-from ..embedding.stats import average_ranks
 from ..params import ConfigError
 from ..registry import register_benchmark
 from .base import Sample
+
+if TYPE_CHECKING:  # numpy loads with the first STS item, not with every run's benchmark registry
+    from ..embedding.engine import EmbedEngine
 
 
 def read_pairs(path: Path) -> list[tuple[str, str, float]]:
@@ -90,6 +88,11 @@ class STS(EmbeddingTask):
 
     def _prepare(self, engine: EmbedEngine, subset: str) -> dict[int, tuple[float, float]]:
         """Every loaded pair's cosine and its rank distance (cosine vs gold, as fractions of the pairs)."""
+        import numpy as np
+
+        from ..embedding.ranking import unit_rows
+        from ..embedding.stats import average_ranks
+
         samples = self._pairs[subset]
         texts = list(dict.fromkeys(t for s in samples for t in (s.metadata["sentence1"], s.metadata["sentence2"])))
         rows = dict(zip(texts, unit_rows(engine.embed(texts, "query")), strict=True))

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from .stats import spearman, spearman_interval
-
 CORRELATION_METRIC = "cosine_spearman"
 
 
 def _rho(records: list[dict[str, Any]]) -> tuple[float | None, int]:
+    from .stats import spearman
+
     scored = [r for r in records if r["status"] != "error"]
     rho = spearman([r["score"]["cosine"] for r in scored], [r["metadata"]["gold_score"] for r in scored])
     return (None if rho is None else round(rho, 4)), len(scored)
@@ -28,6 +28,8 @@ def pytest_evalscope_aggregate(suite: str, records: list[dict[str, Any]], report
                                config: pytest.Config) -> None:
     if not records or records[0].get("metric") != CORRELATION_METRIC:
         return
+    from .stats import spearman_interval  # numpy, for STS suites only
+
     entry = next(e for e in report["metrics"] if e["name"] == f"mean_{CORRELATION_METRIC}")
     entry["name"] = CORRELATION_METRIC
     for category in entry["categories"]:

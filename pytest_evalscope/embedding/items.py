@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..benchmarks.base import Benchmark, Sample, Score
 from ..items import SampleError, SampleItem
 from ..models import candidate_spec
 from ..models.base import ModelError, ModelOutput
 from ..pipeline import FATAL_KINDS
-from .engine import EmbedEngine, engine_for
+
+if TYPE_CHECKING:  # numpy and the store load with the first embedding item, not with every run
+    from .engine import EmbedEngine
 
 
 @dataclass
@@ -63,6 +65,8 @@ class EmbedItem(SampleItem):
     def setup(self) -> None:
         self.record = self._base_record(cached=False)
         self.record["status"] = "error"
+        from .engine import engine_for
+
         engine = engine_for(self.config, candidate_spec(self.runtime.config), self.runtime.run_dir)
         started = time.perf_counter()
         try:
@@ -82,19 +86,4 @@ class EmbedItem(SampleItem):
         self._add_properties(self.record["output"], Score(result.score, result.extracted, result.correct))
 
 
-def ability_missing(eval_type: str | None, benchmark: Benchmark) -> str | None:
-    """Why the run's model cannot serve this benchmark (an encoder asked to chat, or the reverse), or None."""
-    from ..models.registry import can
-
-    if eval_type is None:
-        return None
-    needed = getattr(benchmark, "model_ability", "generate")
-    if needed == "embed" and (can(eval_type, "embed") or can(eval_type, "rerank")):
-        return None  # a reranker alone ranks the whole corpus
-    if can(eval_type, needed):
-        return None
-    if needed == "generate":
-        return f"{benchmark.name} needs a chat model; eval_type {eval_type} embeds or reranks texts"
-    return (f"{benchmark.name} needs an embedding model: eval_type embedding (with api_url) or encoder "
-            f"(a sentence-transformers folder), not {eval_type}")
 EmbeddingTask.item_class = EmbedItem  # type: ignore[attr-defined]  # plugin.py builds items of this class

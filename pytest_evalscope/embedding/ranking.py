@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-SCORE_FUNCTIONS = ("cos_sim", "dot")
-
 
 def unit_rows(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
