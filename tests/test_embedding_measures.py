@@ -114,3 +114,40 @@ def test_knn_votes_by_cosine_and_breaks_ties_to_the_smallest_label() -> None:
     labels = np.array([3, 3, 1, 1])
     assert knn_predict(train, labels, np.array([[1.0, 0.05], [0.05, 1.0]]), k=3).tolist() == [3, 1]
     assert knn_predict(train, labels, np.array([[1.0, 1.0]]), k=4).tolist() == [1]  # 2 votes each
+
+
+def test_the_store_encodes_once_and_keeps_finished_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks are stored as they finish: a run that fails half way resumes with the chunks it had."""
+    from pytest_evalscope.embedding import engine as engine_module
+    from pytest_evalscope.models.base import ModelError
+    from pytest_evalscope.models.embedding import EncoderAPI
+    from pytest_evalscope.models.registry import ModelSpec
+
+    calls: list[list[str]] = []
+
+    class Flaky(EncoderAPI):
+        name = "flaky"
+
+        async def embed(self, texts, *, kind="passage"):  # type: ignore[no-untyped-def]
+            calls.append(list(texts))
+            if len(calls) == 2 and fail:
+                raise ModelError("http_503", "induced")
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    monkeypatch.setattr(engine_module, "CHUNK", 3)
+    texts = [f"text {i}" * (i + 1) for i in range(7)]  # chunks of 3, 3 and 1
+    fail = True
+    first = engine_module.EmbedEngine(ModelSpec("embedding", "m", "http://127.0.0.1:9/v1"), tmp_path)
+    first._models["encoder"] = Flaky()
+    with pytest.raises(ModelError):
+        first.embed(texts, "passage")
+    first.close()
+    fail, calls[:] = False, []
+    second = engine_module.EmbedEngine(ModelSpec("embedding", "m", "http://127.0.0.1:9/v1"), tmp_path)
+    second._models["encoder"] = Flaky()
+    matrix = second.embed(texts, "passage")
+    assert calls == [texts[3:6], texts[6:]]  # the first chunk was kept
+    assert matrix[:, 0].tolist() == [len(t) for t in texts]
+    calls.clear()
+    assert second.embed(texts, "passage").tolist() == matrix.tolist() and calls == []
+    second.close()

@@ -15,6 +15,7 @@ extra_params: ``method`` (logReg | kNN), ``n_experiments``, ``samples_per_label`
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -98,23 +99,32 @@ class Classification(EmbeddingTask):
         import numpy as np
 
         from ..embedding.logreg import LogisticRegression, knn_predict
+        from ..embedding.store import cached_matrix, matrix_key
 
         train_texts, train_labels = self.rows(self.train_split or "train")
         experiments = undersample(train_labels, self.samples_per_label, self.n_experiments, self.seed)
         needed = sorted({i for chosen in experiments for i in chosen})
         where = {row: n for n, row in enumerate(needed)}
-        train = engine.embed([train_texts[i] for i in needed], "query")
         tests = self._tests[subset]
-        test = engine.embed([s.input for s in tests], "query")
         labels = np.asarray(train_labels)
-        predictions = []
-        for chosen in experiments:
-            x, y = train[[where[i] for i in chosen]], labels[chosen]
-            if self.method == "kNN":
-                predictions.append(knn_predict(x, y, test, self.k))
-            else:
-                predictions.append(LogisticRegression(max_iter=self.max_iter).fit(x, y).predict(test))
-        matrix = np.vstack(predictions)
+
+        def fit_and_predict() -> np.ndarray:
+            train = engine.embed([train_texts[i] for i in needed], "query")
+            test = engine.embed([s.input for s in tests], "query")
+            predictions = []
+            for chosen in experiments:
+                x, y = train[[where[i] for i in chosen]], labels[chosen]
+                if self.method == "kNN":
+                    predictions.append(knn_predict(x, y, test, self.k))
+                else:
+                    predictions.append(LogisticRegression(max_iter=self.max_iter).fit(x, y).predict(test))
+            return np.vstack(predictions).astype(np.float32)
+
+        # the fits are shared work too: one process of the run fits, the others (xdist workers) read them
+        settings = json.dumps([self.method, self.n_experiments, self.samples_per_label, self.max_iter, self.k, self.seed])
+        key = matrix_key(engine.spec.backend, engine.spec.model, engine.spec.model_args, f"predictions {settings}",
+                         [*(train_texts[i] for i in needed), "\0", *(s.input for s in tests)])
+        matrix = cached_matrix(engine.run_dir, key, fit_and_predict)[0].astype(np.int64)
         return {s.index: matrix[:, n] for n, s in enumerate(tests)}
 
     def evaluate(self, engine: EmbedEngine, sample: Sample) -> ItemResult:

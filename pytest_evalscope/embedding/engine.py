@@ -23,6 +23,7 @@ from ..params import ConfigError
 from .store import cached_matrix, matrix_key
 
 T = TypeVar("T")
+CHUNK = 2048  # texts per stored matrix: the work an interruption can lose
 ENGINE_KEY = pytest.StashKey["EmbedEngine"]()
 
 
@@ -63,12 +64,18 @@ class EmbedEngine:
         return self.model(f"reranker:{spec.model}@{spec.api_url}", spec)
 
     def embed(self, texts: Sequence[str], kind: TextKind) -> np.ndarray:
-        """`texts` embedded, from the run's store when any process of this run encoded them already."""
+        """`texts` embedded, from the run's store when any process of this run encoded them already. Texts
+        go in chunks of CHUNK, each stored as soon as it is encoded: an interrupted run keeps every finished
+        chunk, and resuming it (use_cache) encodes only the rest."""
+        chunks = [self._chunk(list(texts[i: i + CHUNK]), kind) for i in range(0, len(texts), CHUNK)]
+        return np.vstack(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+
+    def _chunk(self, texts: list[str], kind: TextKind) -> np.ndarray:
         encoder = self.encoder()
         key = matrix_key(self.spec.backend, self.spec.model, self.spec.model_args, kind, texts)
 
         def compute() -> np.ndarray:
-            matrix = self.run(encoder.embed(list(texts), kind=kind))
+            matrix = self.run(encoder.embed(texts, kind=kind))
             if matrix.shape[0] != len(texts):
                 from ..models.base import ModelError
                 raise ModelError("malformed_reply", f"the encoder returned {matrix.shape[0]} rows for {len(texts)} texts")

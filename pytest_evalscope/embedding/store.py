@@ -1,4 +1,5 @@
-"""Embeddings kept under the run's ``.cache/embeddings/``, so a corpus is encoded once per run.
+"""Embeddings kept under the run's ``.cache/embeddings/``, so a corpus is encoded once per run (in chunks,
+engine.py, so an interrupted run keeps what it finished).
 
 A matrix is named by the sha256 of what decides it (backend, model, the model_args that change vectors,
 the text kind and every text). The first process to need it takes an exclusive lock on
