@@ -87,7 +87,7 @@ def test_a_reply_of_the_wrong_width_or_an_http_error_is_an_error_not_a_score(e5_
     assert missing.value.kind == "http_404"
     with pytest.raises(ModelError) as down:
         _embed(ModelSpec("embedding", "e5", "http://127.0.0.1:9/v1", model_args={"max_retries": 0}), ["a"], "query")
-    assert down.value.kind == "connection"
+    assert down.value.kind == "unreachable"  # fatal: the run stops at the first such error
 
 
 def test_embedding_replies_are_checked_row_by_row() -> None:

@@ -234,3 +234,23 @@ def test_evalscope_mteb_config_becomes_native_runs(e5_server: Any, tmp_path: Pat
         mteb_task_configs({"models": [{"model_name_or_path": "/m"}], "eval": {"task_names": ["Banking77Clasification"]}})
     with pytest.raises(ConfigError, match="unknown key 'api_bse'"):
         mteb_task_configs({"models": [{"model_name": "m", "api_bse": url}], "eval": {"custom_tasks": [{"data_path": "x"}]}})
+
+
+def test_a_reranker_cannot_run_sts(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "sts", {"local_path": str(FIXTURES / "sts_pairs.jsonl")})
+    result = pytester.runpytest("--evalscope-eval-type=rerank", "--evalscope-api-url=http://127.0.0.1:9/v1",
+                                "--evalscope-model=rr", "-p", "no:cacheprovider", "--evalscope-datasets=sts")
+    assert result.ret == 4
+    assert "sts needs an embedding model: eval_type embedding (with api_url) or encoder" in result.stderr.str()
+
+
+def test_an_unreachable_embedding_server_is_one_error_that_stops_the_run(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "retrieval", {"local_path": str(RAG)})
+    result = pytester.runpytest("--evalscope-eval-type=embedding", "--evalscope-api-url=http://127.0.0.1:9/v1",
+                                "--evalscope-model=e5", "--evalscope-model-args", '{"max_retries": 0}', "-p", "no:cacheprovider",
+                                "--evalscope-work-dir=out")
+    result.assert_outcomes(errors=1)  # the other nine queries never run
+    result.stdout.fnmatch_lines(["*unreachable after 1 attempt(s)*127.0.0.1:9/v1/embeddings*",
+                                 "*check api_url, api_key and model*"])
+    report = json.loads(next((pytester.path / "out").glob("*/reports/e5/retrieval.json")).read_text())
+    assert report["execution_summary"]["errored"] == 1 and report["score"] is None

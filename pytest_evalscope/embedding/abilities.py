@@ -12,12 +12,11 @@ def ability_missing(eval_type: str | None, benchmark: Any) -> str | None:
 
     if eval_type is None:
         return None
-    needed = getattr(benchmark, "model_ability", "generate")
-    if needed == "embed" and (can(eval_type, "embed") or can(eval_type, "rerank")):
-        return None  # a reranker alone ranks the whole corpus
-    if can(eval_type, needed):
+    needed = getattr(benchmark, "model_abilities", ("generate",))  # any one of them will do
+    if any(can(eval_type, ability) for ability in needed):
         return None
-    if needed == "generate":
+    if "generate" in needed:
         return f"{benchmark.name} needs a chat model; eval_type {eval_type} embeds or reranks texts"
-    return (f"{benchmark.name} needs an embedding model: eval_type embedding (with api_url) or encoder "
+    rerank = " or rerank (with api_url)" if "rerank" in needed else ""
+    return (f"{benchmark.name} needs an embedding model: eval_type embedding (with api_url){rerank} or encoder "
             f"(a sentence-transformers folder), not {eval_type}")

@@ -59,8 +59,10 @@ class JsonPoster:
             raise ModelError("timeout", f"{self.base_url}{path}: no reply within the timeout after {attempts} attempts",
                              attempts) from None
         except openai.APIConnectionError as exc:
-            raise ModelError("connection", f"{self.base_url}{path}: connection failed after {attempts} attempts: {exc}",
-                             attempts) from None
+            # nothing listens there, or the host has no address: no later request can succeed (fatal, as for chat)
+            kind = "unreachable" if _refused(exc) else "connection"
+            raise ModelError(kind, f"{self.base_url}{path}: connection failed after {attempts} attempts: "
+                             f"{_root(exc)}", attempts) from None
         try:
             data = json.loads(raw.content)
         except ValueError as exc:
@@ -74,6 +76,18 @@ class JsonPoster:
         if self._client is not None:
             await self._client.close()
             self._client = None
+
+
+def _root(exc: BaseException) -> BaseException:
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    return exc
+
+
+def _refused(exc: BaseException) -> bool:
+    import socket
+
+    return isinstance(_root(exc), (ConnectionRefusedError, socket.gaierror))
 
 
 def _error_text(exc: Any) -> str:

@@ -38,7 +38,7 @@ class ItemResult:
 class EmbeddingTask(Benchmark):
     """A benchmark scored from embeddings (or reranker scores) rather than generated text."""
 
-    model_ability = "embed"  # what the run's model must be able to do (models/registry.py abilities)
+    model_abilities: tuple[str, ...] = ("embed",)  # what the run's model must be able to do, any one (registry abilities)
     explain_failures = True
 
     def build_messages(self, sample: Sample, fewshot: list[Sample]) -> list[dict[str, str]]:
