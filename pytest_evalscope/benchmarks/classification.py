@@ -70,7 +70,7 @@ class Classification(EmbeddingTask):
         self.samples_per_label = bounded_int(1, 100000)(self.extra["samples_per_label"], f"{where}.samples_per_label")
         self.max_iter = bounded_int(1, 100000)(self.extra["max_iter"], f"{where}.max_iter")
         self.k = bounded_int(1, 1000)(self.extra["k"], f"{where}.k")
-        self._rows: dict[tuple[str, str], tuple[list[str], list[int]]] = {}
+        self._rows: dict[str, tuple[list[str], list[int]]] = {}
         self._tests: dict[str, list[Sample]] = {}
 
     def label_names(self) -> list[str]:
@@ -80,9 +80,9 @@ class Classification(EmbeddingTask):
         raise NotImplementedError
 
     def rows(self, split: str) -> tuple[list[str], list[int]]:
-        if (split, "") not in self._rows:
-            self._rows[(split, "")] = self.read_split(split)
-        return self._rows[(split, "")]
+        if split not in self._rows:
+            self._rows[split] = self.read_split(split)
+        return self._rows[split]
 
     def load_samples(self, subset: str, limit: int | float | None, repeats: int) -> list[Sample]:
         if repeats != 1:

@@ -80,10 +80,11 @@ class Retrieval(EmbeddingTask):
         self._data: dict[str, RetrievalData] = {}
 
     def folder(self) -> Path:
-        path = Path(self.args.get("local_path") or self.args.get("dataset_id") or "").expanduser()
-        if not str(self.args.get("local_path") or self.args.get("dataset_id") or ""):
+        given = self.args.get("local_path") or self.args.get("dataset_id")
+        if not given:
             raise ConfigError(f"dataset_args.{self.name}.local_path: give the folder holding corpus.jsonl, "
                               "queries.jsonl and qrels.jsonl (or BEIR's qrels/test.tsv)")
+        path = Path(str(given)).expanduser()
         if not path.is_dir():
             raise ConfigError(f"dataset_args.{self.name}.local_path: {str(path)!r} is not a folder")
         return path

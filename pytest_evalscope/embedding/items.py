@@ -17,6 +17,7 @@ from ..benchmarks.base import Benchmark, Sample, Score
 from ..items import SampleError, SampleItem
 from ..models import candidate_spec
 from ..models.base import ModelError, ModelOutput
+from ..params import ConfigError
 from ..pipeline import FATAL_KINDS
 
 if TYPE_CHECKING:  # numpy and the store load with the first embedding item, not with every run
@@ -63,6 +64,8 @@ class EmbedItem(SampleItem):
         return None
 
     def setup(self) -> None:
+        """Score the sample (the subset's shared work first, if this process has not done it); a model that
+        fails is this item's error, and a fatal one (unreachable, 401, a model that cannot load) stops the run."""
         self.record = self._base_record(cached=False)
         self.record["status"] = "error"
         from .engine import engine_for
@@ -70,7 +73,7 @@ class EmbedItem(SampleItem):
         engine = engine_for(self.config, candidate_spec(self.runtime.config), self.runtime.run_dir)
         started = time.perf_counter()
         try:
-            result = self.benchmark.evaluate(engine, self.sample)
+            result = self._evaluate(engine)
         except ModelError as error:
             self.record["error"] = error.to_dict()
             self.user_properties.append(("error", f"{error.kind}: {error}"))
@@ -84,6 +87,12 @@ class EmbedItem(SampleItem):
         self.record.update(status="correct" if result.correct else "wrong", score=result.score,
                            extracted=result.extracted, score_status="success", explanation=result.explanation)
         self._add_properties(self.record["output"], Score(result.score, result.extracted, result.correct))
+
+    def _evaluate(self, engine: EmbedEngine) -> ItemResult:
+        try:
+            return self.benchmark.evaluate(engine, self.sample)
+        except ConfigError as exc:  # a model that cannot be made here (its runtime is not installed)
+            raise ModelError("model_load", str(exc)) from None
 
 
 EmbeddingTask.item_class = EmbedItem  # type: ignore[attr-defined]  # plugin.py builds items of this class

@@ -124,7 +124,7 @@ class LocalEncoder(EncoderAPI):
             started = time.perf_counter()
             try:
                 self._runner = _OnnxRunner(self) if self.onnx_path is not None else _TorchRunner(self)
-            except ConfigError:
+            except ConfigError:  # a missing runtime, said as what to install
                 raise
             except Exception as exc:  # a corrupt file or a missing runtime: no text can be encoded
                 raise ModelError("model_load", f"encoder {self.folder}: cannot load ({type(exc).__name__}: {exc})") from None
