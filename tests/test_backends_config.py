@@ -230,7 +230,8 @@ def test_mteb_tasks_with_a_native_benchmark_run_natively(monkeypatch: pytest.Mon
     config["eval_config"]["models"] = [{"model_name": "bge-m3", "api_base": "http://127.0.0.1:9/v1"}]
     result = plan(config)
     assert isinstance(result, NativePlan)
-    assert result.settings == {"datasets": ["tnews_native"], "model": "bge-m3", "api_url": "http://127.0.0.1:9/v1", "limit": 500}
+    assert result.settings == {"datasets": ["tnews_native"], "model": "bge-m3", "api_url": "http://127.0.0.1:9/v1", "limit": 500,
+                               "eval_type": "embedding"}  # the /v1/embeddings backend (embedding/backends.py)
     config["eval_config"]["eval"]["task_names"] = ["TNews", "T2Retrieval"]
     assert "T2Retrieval have no native benchmark" in plan(config).reason
 

@@ -146,6 +146,7 @@ class Classification(EmbeddingTask):
 class Banking77Classification(Classification):
     name = "banking77_classification"
     pretty_name = "Banking77Classification"
+    mteb_name = "Banking77Classification"  # backends_config routes this MTEB task here
     description = "BANKING77 intents (77) from embeddings, MTEB's classification protocol; main score accuracy."
     dataset_id = "mteb/banking77"
     needs_setup = ('banking77_classification needs its data: dataset_args {"banking77_classification": '

@@ -22,7 +22,7 @@ from typing import Any
 from ..params import ConfigError, did_you_mean
 
 # MTEB task name -> (native benchmark, what data_dirs must give)
-MTEB_TASKS = {"Banking77Classification": "banking77_classification"}
+MTEB_TASKS = {"Banking77Classification": "banking77_classification"}  # the adapters declaring mteb_name
 MODEL_KEYS = ("model_name_or_path", "model_name", "api_base", "api_key", "dimensions", "is_cross_encoder",
               "pooling_mode", "max_seq_length", "prompt", "prompts", "model_kwargs", "encode_kwargs", "hub")
 EVAL_KEYS = ("task_names", "task_types", "languages", "custom_tasks", "output_folder", "overwrite_results", "limits",

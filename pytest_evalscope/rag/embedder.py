@@ -70,6 +70,10 @@ def check_embeddings(block: Any, where: str) -> dict[str, Any]:
     if provider == "python" and ":" not in str(block["model_name_or_path"]):
         raise ConfigError(f"{where}.model_name_or_path: provider python needs 'package.module:Factory', "
                           f"got {block['model_name_or_path']!r}")
+    if provider != "python":
+        # a backend's constructor checks its settings without loading anything (a local encoder needs a
+        # sentence-transformers folder, not a hub id): an encoder that cannot be made here is not native
+        _PROVIDERS[provider]({**block, "provider": provider})
     return {**block, "provider": provider}
 
 
