@@ -108,18 +108,17 @@ def test_beir_folder_serial_and_xdist_encode_the_corpus_once(pytester: pytest.Py
     assert subset["passed"] + subset["failed"] == 10
 
 
-def test_retrieve_then_rerank_sends_the_top_k(e5_server: Any, e5: Any, tmp_path: Path) -> None:
+def test_retrieve_then_rerank_sends_the_top_k(pytester: pytest.Pytester, e5_server: Any, e5: Any, tmp_path: Path) -> None:
     from pytest_evalscope import run_task
     from pytest_evalscope.testing.embed_servers import rerank_server
 
     url, _ = e5_server
     with rerank_server(e5) as (rerank_url, handler):
         reranker = {"model": "bi-encoder", "api_url": rerank_url, "model_args": {"max_retries": 0}}
-        task = {"eval_type": "embedding", "api_url": url, "model": "e5", "model_args": {"input_type": True},
-                "datasets": ["retrieval"], "work_dir": str(tmp_path / "two-stage"), "dataset_args": {
-                    "retrieval": {"local_path": str(RAG), "extra_params": {"reranker": reranker, "top_k": 3}}}}
-        report = run_task(task)["retrieval"]
-        assert len(handler.bodies) == 10 and all(len(b["documents"]) == 3 and b["top_n"] == 3 for b in handler.bodies)
+        _suite(pytester, "retrieval", {"local_path": str(RAG), "extra_params": {"reranker": reranker, "top_k": 3}})
+        report = _both(pytester, *_e5_args(url))
+        assert len(handler.bodies) == 20  # ten queries, in each of the two runs
+        assert all(len(b["documents"]) == 3 and b["top_n"] == 3 for b in handler.bodies)
         # only the reranked top 3 remain: precision@5 counts 1 relevant of 5
         metrics = {m["name"]: m["score"] for m in report["metrics"]}
         assert metrics["mean_precision_at_5"] == 0.2 and metrics["mean_recall_at_3"] == 1.0
@@ -232,6 +231,15 @@ def test_evalscope_mteb_config_becomes_native_runs(e5_server: Any, tmp_path: Pat
         mteb_task_configs({"models": [{"model_name_or_path": "/m"}], "eval": {"task_names": ["Banking77Clasification"]}})
     with pytest.raises(ConfigError, match="unknown key 'api_bse'"):
         mteb_task_configs({"models": [{"model_name": "m", "api_bse": url}], "eval": {"custom_tasks": [{"data_path": "x"}]}})
+
+
+def test_chat_suites_collected_beside_embedding_ones_are_left_out_with_a_warning(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "sts", {"local_path": str(FIXTURES / "sts_pairs.jsonl")})
+    pytester.makepyfile(eval_gsm8k="from pytest_evalscope import Suite\ngsm8k = Suite('gsm8k')\n")
+    result = pytester.runpytest(*_encoder_args(), "-p", "no:cacheprovider", "--collect-only", "-q")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*sts?default-0?*", "*20 tests collected*"])
+    assert "gsm8k not collected" in result.stdout.str()
 
 
 def test_a_reranker_cannot_run_sts(pytester: pytest.Pytester) -> None:
