@@ -44,7 +44,8 @@ def _suite(pytester: pytest.Pytester, benchmark: str, args: dict[str, Any]) -> N
 
 
 def _both(pytester: pytest.Pytester, *args: str) -> dict[str, Any]:
-    """Run serially and with two xdist workers; the reports must be identical."""
+    """Run serially and with two xdist workers; the reports must be identical (the last run's output is
+    kept in ``report["_stdout"]``)."""
     reports = []
     for workers in ("0", "2"):
         result = pytester.runpytest_subprocess(f"--evalscope-work-dir=out{workers}", "-p", "no:cacheprovider",
@@ -54,7 +55,7 @@ def _both(pytester: pytest.Pytester, *args: str) -> dict[str, Any]:
         report.pop("perf_metrics")
         reports.append(report)
     assert reports[0] == reports[1]
-    return reports[0]
+    return {**reports[0], "_stdout": result.stdout.str(), "_ret": result.ret}
 
 
 def _expected_ndcg10(e5: Any, folder: Path, qrels: dict[str, dict[str, int]]) -> float:
@@ -101,8 +102,9 @@ def test_beir_folder_serial_and_xdist_encode_the_corpus_once(pytester: pytest.Py
         qrels.setdefault(query, {})[doc] = int(score)
     _suite(pytester, "retrieval", {"local_path": str(folder), "extra_params": {"pass_at": 1}})
     before = handler.served
-    report = _both(pytester, *_e5_args(url))
+    report = _both(pytester, *_e5_args(url), "--evalscope-threshold=retrieval=0.99")
     assert handler.served - before == 4  # two runs, each: corpus and queries once, whichever worker asks first
+    assert report["_ret"] == 1 and "threshold retrieval" in report["_stdout"]  # the gate on nDCG@10 is missed
     assert report["score"] == round(_expected_ndcg10(e5, folder, qrels), 4) < 1.0  # graded: doc5 is 1, not 2
     subset = report["metrics"][0]["categories"][0]["subsets"][0]
     assert subset["passed"] + subset["failed"] == 10
