@@ -52,6 +52,8 @@ def test_backends_are_registered_with_their_abilities() -> None:
     assert can("rerank", "rerank") and can("openai_rerank", "rerank") and can("encoder", "embed")
     with pytest.raises(ConfigError, match="needs api_url"):
         create(ModelSpec("embedding", "m"))
+    with pytest.raises(ConfigError, match="eval_type rerank takes one api_url, not 2"):
+        create(ModelSpec("rerank", "m", ["http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1"]))
     with pytest.raises(ConfigError, match=r"unknown key 'dimension' \(did you mean 'dimensions'\?\)"):
         create(ModelSpec("embedding", "m", "http://127.0.0.1:9/v1", model_args={"dimension": 8}))
 

@@ -15,9 +15,15 @@ from ..params import ConfigError
 
 
 def _url(spec: ModelSpec, example: str) -> str:
-    if not spec.api_url:
+    url = spec.api_url
+    if isinstance(url, (list, tuple)):  # a fleet of endpoints is a chat backend's; one of them is one URL
+        if len(url) != 1:
+            raise ConfigError(f"eval_type {spec.backend} takes one api_url, not {len(url)}; several endpoints "
+                              "serving one model are for chat models (eval_type service)")
+        url = url[0]
+    if not url:
         raise ConfigError(f"eval_type {spec.backend} needs api_url, e.g. {example}")
-    return spec.api_url
+    return str(url)
 
 
 @register_backend("embedding", aliases=("openai_embedding",), abilities=("embed",))
