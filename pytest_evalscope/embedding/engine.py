@@ -117,6 +117,15 @@ class EmbedEngine:
 def engine_for(config: pytest.Config, spec: ModelSpec, run_dir: Path) -> EmbedEngine:
     engine = config.stash.get(ENGINE_KEY, None)
     if engine is None:
-        engine = config.stash[ENGINE_KEY] = EmbedEngine(spec, run_dir)
+        store = run_dir
+        if (getattr(config, "workerinput", None) or {}).get("evalscope_remote"):
+            # a worker on another host must not touch the run folder (remote.py): its embeddings stay in a
+            # folder of its own, shared by nothing, encoded again by each such worker
+            import shutil
+            import tempfile
+
+            store = Path(tempfile.mkdtemp(prefix="evalscope-embeddings-"))
+            config.add_cleanup(lambda: shutil.rmtree(store, ignore_errors=True))
+        engine = config.stash[ENGINE_KEY] = EmbedEngine(spec, store)
         config.add_cleanup(engine.close)
     return engine
