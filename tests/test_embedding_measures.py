@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -151,3 +152,22 @@ def test_the_store_encodes_once_and_keeps_finished_chunks(tmp_path: Path, monkey
     calls.clear()
     assert second.embed(texts, "passage").tolist() == matrix.tolist() and calls == []
     second.close()
+
+
+def test_a_remote_worker_keeps_its_embeddings_out_of_the_run_folder(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from pytest_evalscope.embedding.engine import engine_for
+    from pytest_evalscope.models.registry import ModelSpec
+
+    cleanups: list[Any] = []
+    spec = ModelSpec("embedding", "m", "http://127.0.0.1:9/v1")
+    local = SimpleNamespace(stash=pytest.Stash(), add_cleanup=cleanups.append, workerinput={"workerid": "gw0"})
+    assert engine_for(local, spec, tmp_path).run_dir == tmp_path  # type: ignore[arg-type]
+    remote = SimpleNamespace(stash=pytest.Stash(), add_cleanup=cleanups.append,
+                             workerinput={"workerid": "gw1", "evalscope_remote": True})
+    store = engine_for(remote, spec, tmp_path).run_dir  # type: ignore[arg-type]
+    assert store != tmp_path and store.is_dir() and tmp_path not in store.parents
+    for cleanup in reversed(cleanups):
+        cleanup()
+    assert not store.exists()
