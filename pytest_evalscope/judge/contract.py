@@ -188,6 +188,20 @@ def _json_objects(text: str) -> list[str]:
 
 # ---------------------------------------------------------------- EvalScope's generic judge
 
+def explanation_in(raw: str, key: str) -> str:
+    """The judge's explanation of a verdict: the string `key` of its JSON reply, else its text before
+    the first ``[[`` (where FastChat-style verdicts and ratings start), thinking left out."""
+    text = _THINK.sub("", raw or "").strip()
+    for found in _json_objects(text):
+        try:
+            data = json.loads(found)
+        except ValueError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get(key), str):
+            return data[key]
+    return text.split("[[", 1)[0].strip()
+
+
 
 def generic_definition(settings: Any, question: str, gold: str, prediction: str, metric: str) -> JudgeDefinition:
     """EvalScope's default judge (LLMJudgeMixin.judge_definition): the pattern template grading the

@@ -18,11 +18,10 @@ asked again, then the sample is an error (``judge_unparsed``), never a score.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .contract import _THINK, JudgeDefinition, _json_objects, template
+from .contract import JudgeDefinition, explanation_in, template
 
 if TYPE_CHECKING:
     from .judge import Judge, Verdict
@@ -98,12 +97,4 @@ def _usage(verdicts: list[Verdict]) -> dict[str, Any]:
 
 def explanation_of(raw: str) -> str:
     """The judge's explanation: the JSON reply's ``explanation``, else its text before the rating."""
-    text = _THINK.sub("", raw or "").strip()
-    for found in _json_objects(text):
-        try:
-            data = json.loads(found)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and isinstance(data.get("explanation"), str):
-            return data["explanation"]
-    return text.split("[[", 1)[0].strip()
+    return explanation_in(raw, "explanation")

@@ -17,12 +17,11 @@ the candidate's slot in each, and the judge's reasoning.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..scoring.arena_stats import VERDICTS, prompt_result, prompt_score
-from .contract import _THINK, JudgeDefinition, _json_objects, template
+from .contract import JudgeDefinition, explanation_in, template
 
 if TYPE_CHECKING:
     from .judge import Judge, Verdict
@@ -100,12 +99,4 @@ def _mirror(verdict: str) -> str:
 
 def reasoning_of(raw: str) -> str:
     """The judge's explanation: the JSON reply's ``reasoning``, else its text before the verdict."""
-    text = _THINK.sub("", raw or "").strip()
-    for found in _json_objects(text):
-        try:
-            data = json.loads(found)
-        except ValueError:
-            continue
-        if isinstance(data, dict) and isinstance(data.get("reasoning"), str):
-            return data["reasoning"]
-    return text.split("[[", 1)[0].strip()
+    return explanation_in(raw, "reasoning")
