@@ -7,8 +7,12 @@ natively) or a :class:`Delegation` (the backend, what it needs installed, and wh
   has a native encoder: the ``ragas`` suite, the critic LLM as the judge;
 - RAGEval / MTEB whose every task is served by a native benchmark (an adapter declaring ``mteb_name``,
   from the embedding tasks): those suites, the first model as the model under test;
-- everything else (RAGAS testset generation or other metrics, MTEB tasks without a native adapter, custom
-  MTEB tasks, clip_benchmark, OpenCompass, VLMEvalKit): delegated.
+- RAGEval / MTEB with one custom retrieval task whose embedding model is an API or a local folder, and
+  whose reranker (``is_cross_encoder``), if any, is a rerank API: the ``retrieval`` suite, two-stage with the
+  reranker (embedding/mteb_tasks.py);
+- everything else (RAGAS testset generation or other metrics, MTEB tasks without a native adapter or named
+  by task_types, hub models, local cross-encoders, several custom tasks, clip_benchmark, OpenCompass,
+  VLMEvalKit): delegated, with the reason in one line.
 """
 
 from __future__ import annotations
@@ -107,17 +111,20 @@ def native_mteb_tasks() -> dict[str, str]:
 
 def _mteb(config: dict[str, Any]) -> NativePlan | Delegation:
     evaluation = config["eval"]
-    names = evaluation.get("task_names") or []
-    if evaluation.get("custom_tasks") or evaluation.get("task_types") or not names:
-        return delegation("RAGEval", "mteb", config, "task_types and custom_tasks are resolved by the mteb library")
-    if len(config["models"]) != 1:
-        return delegation("RAGEval", "mteb", config, "two-stage retrieval then reranking is run by the mteb library")
+    names = _as_list(evaluation.get("task_names") or [])
+    if evaluation.get("task_types"):
+        return delegation("RAGEval", "mteb", config, "task_types are resolved against MTEB's task registry by the mteb library")
     native = native_mteb_tasks()
-    missing = [n for n in _as_list(names) if n not in native]
+    missing = [n for n in names if n not in native]
     if missing:
         return delegation("RAGEval", "mteb", config, f"MTEB tasks {', '.join(missing[:5])} have no native benchmark here")
+    if evaluation.get("custom_tasks"):
+        return _mteb_custom(config)
+    if len(config["models"]) != 1:
+        return delegation("RAGEval", "mteb", config, "a reranker runs natively only on custom retrieval tasks; MTEB's "
+                          "named retrieval tasks are downloaded by the mteb library")
     model = config["models"][0]
-    settings: dict[str, Any] = {"datasets": [native[n] for n in _as_list(names)],
+    settings: dict[str, Any] = {"datasets": [native[n] for n in names],
                                 "model": model.get("model_name") or model.get("model_name_or_path")}
     if model.get("api_base"):
         settings.update(api_url=model["api_base"], **({"api_key": model["api_key"]} if model.get("api_key") else {}))
@@ -128,7 +135,43 @@ def _mteb(config: dict[str, Any]) -> NativePlan | Delegation:
         settings["eval_type"] = backend
     if evaluation.get("limits"):
         settings["limit"] = evaluation["limits"]
-    return NativePlan("RAGEval", "mteb", settings, f"MTEB tasks {', '.join(_as_list(names))} run natively")
+    return NativePlan("RAGEval", "mteb", settings, f"MTEB tasks {', '.join(names)} run natively")
+
+
+def _mteb_custom(config: dict[str, Any]) -> NativePlan | Delegation:
+    """Custom retrieval tasks (one, with or without an API reranker) as the native ``retrieval`` suite."""
+    from ..embedding.mteb_tasks import mteb_task_configs
+
+    why = _mteb_models_not_native(config["models"])
+    if why:
+        return delegation("RAGEval", "mteb", config, why)
+    evaluation = config["eval"]
+    if len(evaluation["custom_tasks"]) != 1 or evaluation.get("task_names"):
+        return delegation("RAGEval", "mteb", config, "a native run has one retrieval task; run several with "
+                          "pytest_evalscope.embedding.mteb_task_configs and run_task, one by one")
+    (settings,) = mteb_task_configs({k: v for k, v in config.items() if k != "tool"})
+    task = evaluation["custom_tasks"][0]
+    stage = " then reranked" if len(config["models"]) > 1 else ""
+    return NativePlan("RAGEval", "mteb", settings,
+                      f"custom retrieval task {task.get('name') or task['data_path']} runs natively{stage} (suite retrieval)")
+
+
+def _mteb_models_not_native(models: list[dict[str, Any]]) -> str | None:
+    """Why these MTEB models cannot run here (None when they can): an embedding model is an API or a local
+    folder, a cross-encoder an API (``/rerank``)."""
+    encoders = [m for m in models if not m.get("is_cross_encoder")]
+    rerankers = [m for m in models if m.get("is_cross_encoder")]
+    if len(encoders) != 1 or len(rerankers) > 1:
+        return f"{len(encoders)} embedding models and {len(rerankers)} rerankers: a native run takes one of each at most"
+    for model in rerankers:
+        if not model.get("api_base"):
+            return (f"cross-encoder {model.get('model_name_or_path')} is a local model, run by the mteb library; "
+                    "natively a reranker is a rerank API (give api_base and model_name)")
+    model = encoders[0]
+    if not model.get("api_base") and not Path(str(model.get("model_name_or_path"))).is_dir():
+        return (f"model {model.get('model_name_or_path')} is not a local folder (hub models are downloaded by the mteb "
+                "library); natively give a sentence-transformers folder, or model_name with api_base")
+    return None
 
 
 def _as_list(value: Any) -> list[str]:

