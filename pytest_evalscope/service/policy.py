@@ -11,9 +11,12 @@ JSON string is checked in its parsed form, like an object); a breach is a 400 na
 - **Sandbox**: `sandbox_isolation` is the operator's (``--sandbox-isolation``); a request that names it,
   or a benchmark's ``extra_params.isolation``, is refused. With ``auto`` on a host where only the
   ``process`` level works, code benchmarks are refused unless the operator chose ``process`` knowingly.
-- **Read roots**: with ``--read-root``, every path a request would read lies under one of them; the
-  refusal does not say whether the path exists. A served model's name (``/models/Qwen3-8B``) is a name,
-  not a path, and is not checked.
+- **Models**: HTTP clients (``service``, ``embedding``, ``rerank``) may be used by any request, each URL
+  it would send to (``api_url``, a judge's, a retrieval reranker's) held to ``--allow-url``; a model run
+  in the job (``checkpoint``, ``encoder``) needs ``--allow-checkpoints``.
+- **Read roots**: with ``--read-root``, every path a request would read lies under one of them (an
+  encoder's folder and ``model_args.onnx`` too); the refusal does not say whether the path exists. A
+  served model's name (``/models/Qwen3-8B``) is a name, not a path, and is not checked.
 - **Environment**: a job process gets a short allow-list of the service's variables (locale, caches,
   proxies, TLS), never its bearer token or API keys; the request's own key is added by the job manager.
 """
@@ -27,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..params import PARAMS, PARAMS_BY_NAME, ConfigError
-from .schema import RequestError, inside, read_paths
+from .schema import HTTP_BACKENDS, RequestError, inside, read_paths
 
 OPERATOR_KEYS = frozenset(p.name for p in PARAMS if p.operator)
 
@@ -102,7 +105,7 @@ def check_eval(values: Mapping[str, Any], body: Mapping[str, Any], operator: Ope
     if not operator.allow_checkpoints:
         for field, backend in (("eval_type", sent.get("eval_type")),
                                ("judge_model_args", (sent.get("judge_model_args") or {}).get("eval_type"))):
-            if backend not in (None, "service", "openai_api", "server", "mock", "mock_llm"):
+            if backend not in (None, *HTTP_BACKENDS, "mock", "mock_llm"):
                 raise RequestError(f"{field}: this service runs no local model for a request ({backend}); its "
                                    "operator may allow that with --allow-checkpoints", field)
     for field, args in (("model_args", sent.get("model_args") or {}),
@@ -112,7 +115,8 @@ def check_eval(values: Mapping[str, Any], body: Mapping[str, Any], operator: Ope
         if "http_client" in args:
             raise RequestError(f"{field}.http_client: not something a request can send; leave it out", field)
     for field, url in (("api_url", parsed.get("api_url")),
-                       ("judge_model_args", (parsed.get("judge_model_args") or {}).get("api_url"))):
+                       ("judge_model_args", (parsed.get("judge_model_args") or {}).get("api_url")),
+                       *_reranker_urls(parsed.get("dataset_args"))):
         check_url(url, field, operator.allow_urls)
     retries = (parsed.get("model_args") or {}).get("max_retries")
     if retries is not None:
@@ -137,6 +141,17 @@ def check_eval(values: Mapping[str, Any], body: Mapping[str, Any], operator: Ope
         if operator.allows_code is not None and _runs_code(name):
             raise RequestError(f"datasets: {name} runs model-written code, and {operator.allows_code}", "datasets")
         _check_benchmark(name, (parsed.get("dataset_args") or {}).get(name), operator.sandbox_isolation)
+
+
+def _reranker_urls(dataset_args: Any) -> list[tuple[str, Any]]:
+    """A retrieval suite's second-stage reranker (extra_params.reranker.api_url) is a URL the job sends to."""
+    found = []
+    for name, args in (dataset_args or {}).items() if isinstance(dataset_args, dict) else ():
+        extra = args.get("extra_params") if isinstance(args, dict) else None
+        reranker = extra.get("reranker") if isinstance(extra, dict) else None
+        if isinstance(reranker, dict):
+            found.append((f"dataset_args.{name}.extra_params.reranker.api_url", reranker.get("api_url")))
+    return found
 
 
 def _parsed(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -194,7 +209,7 @@ def _runs_code(benchmark: str) -> bool:
 
 def _readable(parsed: dict[str, Any]) -> dict[str, Any]:
     """The parsed request as read_paths sees it; a served model's name is not a path on this host."""
-    serves = parsed.get("api_url") is not None and parsed.get("eval_type") in (None, "service", "openai_api", "server")
+    serves = parsed.get("api_url") is not None and parsed.get("eval_type") in (None, *HTTP_BACKENDS)
     return {k: v for k, v in parsed.items() if not (k == "model" and serves)}
 
 

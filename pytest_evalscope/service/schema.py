@@ -19,7 +19,10 @@ from typing import Any
 
 from ..params import INERT_KEYS, PARAMS, PARAMS_BY_NAME, ConfigError, did_you_mean
 
-EVAL_REQUIRED = ("model", "datasets", "api_url")
+EVAL_REQUIRED = ("model", "datasets", "api_url")  # api_url only for the HTTP clients below
+# eval_types that are HTTP clients of a server (chat, embeddings, rerank); every other one runs its model in
+# the job (checkpoint, encoder: a local folder; mock) and needs no api_url
+HTTP_BACKENDS = ("service", "openai_api", "server", "embedding", "openai_embedding", "rerank", "openai_rerank")
 PERF_REQUIRED = ("model", "url")
 # EvalScope's v1.4 perf endpoint takes `debug`; it changes nothing in the load test.
 PERF_SERVICE_EXTRAS = {"debug": {"type": "boolean", "default": False,
@@ -128,7 +131,7 @@ def read_paths(body: Any, kind: str) -> list[tuple[str, str]]:
             found.append(("chat_template", template))
         model_args = body.get("model_args")
         if isinstance(model_args, dict):
-            found += [(f"model_args.{k}", model_args.get(k)) for k in ("tokenizer", "chat_template", "gguf_file")]
+            found += [(f"model_args.{k}", model_args.get(k)) for k in ("tokenizer", "chat_template", "gguf_file", "onnx")]
         dataset_args = body.get("dataset_args")
         if isinstance(dataset_args, dict):
             for name, args in dataset_args.items():
@@ -183,7 +186,8 @@ def validate_eval(body: Any, root: Path) -> dict[str, Any]:
     from ..config import TaskConfig
 
     schemas = eval_param_schemas()
-    values = _check_keys(body, schemas, EVAL_REQUIRED, "eval")
+    local = isinstance(body, dict) and body.get("eval_type") not in (None, *HTTP_BACKENDS)
+    values = _check_keys(body, schemas, EVAL_REQUIRED[:2] if local else EVAL_REQUIRED, "eval")
     for key, value in values.items():
         if key in PARAMS_BY_NAME and value is not None:
             check_type(key, value, schemas[key])

@@ -1,0 +1,74 @@
+"""The HTTP service's request checks for embedding models: ``embedding`` and ``rerank`` are HTTP clients,
+allowed like ``service`` with their URLs (and a retrieval's reranker URL) held to ``--allow-url``;
+``encoder`` runs a local model, so it needs ``--allow-checkpoints`` and its folder (and ONNX file) lies
+under the read roots. Jobs are recorded, not run (launch=False): these are the checks before a job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_evalscope.service import ServiceConfig, create_app
+
+from .conftest import SHARED
+
+RAG = SHARED / "datasets" / "evalscope_rag_examples" / "custom_eval" / "text" / "retrieval"
+ALLOWED = "http://127.0.0.1:8000/v1"
+
+
+def _client(tmp_path: Path, **config: Any) -> Any:
+    from starlette.testclient import TestClient
+
+    service = ServiceConfig(output_dir=str(tmp_path / "out"), launch=False, allow_urls=[ALLOWED],
+                            read_roots=[str(SHARED / "datasets"), str(tmp_path / "models")], **config)
+    return TestClient(create_app(service), raise_server_exceptions=False)
+
+
+def _body(**extra: Any) -> dict[str, Any]:
+    return {"model": "e5", "datasets": ["retrieval"], "dataset_args": {"retrieval": {"local_path": str(RAG)}}, **extra}
+
+
+def _post(client: Any, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    answer = client.post("/api/v1/eval?async=true", json=body)
+    return answer.status_code, answer.json()
+
+
+def test_embedding_and_rerank_are_http_clients_held_to_allow_url(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    reranker = {"model": "rr", "api_url": ALLOWED}
+    for body in (_body(eval_type="embedding", api_url=ALLOWED), _body(eval_type="openai_rerank", api_url=f"{ALLOWED}/rerank"),
+                 _body(eval_type="embedding", api_url=ALLOWED,  # a model's name is not a path, even with read roots
+                       dataset_args={"retrieval": {"local_path": str(RAG), "extra_params": {"reranker": reranker}}})):
+        code, answer = _post(client, body)
+        assert code == 202, (body, answer)
+    elsewhere = "http://10.0.0.1:8000/v1"
+    for body, field in [
+        (_body(eval_type="embedding", api_url=elsewhere), "api_url"),
+        (_body(eval_type="rerank", api_url=elsewhere), "api_url"),
+        (_body(eval_type="embedding", api_url=ALLOWED, dataset_args={"retrieval": {
+            "local_path": str(RAG), "extra_params": {"reranker": {"model": "rr", "api_url": elsewhere}}}}),
+         "dataset_args.retrieval.extra_params.reranker.api_url"),
+    ]:
+        code, answer = _post(client, body)
+        assert code == 400 and answer["field"] == field, (body, answer)
+        assert answer["error"] == f"{field}: this service sends only to the URLs its operator allowed (--allow-url {ALLOWED})"
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_the_encoder_is_a_local_model_under_allow_checkpoints_and_read_roots(tmp_path: Path, allow: bool) -> None:
+    client = _client(tmp_path, allow_checkpoints=allow)
+    folder = tmp_path / "models" / "minilm"
+    code, answer = _post(client, _body(eval_type="encoder", model=str(folder)))  # no api_url: a local model
+    if not allow:
+        assert code == 400 and answer["field"] == "eval_type"
+        assert answer["error"] == ("eval_type: this service runs no local model for a request (encoder); its operator "
+                                   "may allow that with --allow-checkpoints")
+        return
+    assert code == 202, answer
+    for body, field in [(_body(eval_type="local_encoder", model="/root/minilm"), "model"),
+                        (_body(eval_type="encoder", model=str(folder), model_args={"onnx": "/tmp/x.onnx"}), "model_args.onnx")]:
+        code, answer = _post(client, body)
+        assert code == 400 and answer["field"] == field, (body, answer)
+        assert "outside the service's read roots" in answer["error"]
