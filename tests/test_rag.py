@@ -86,6 +86,11 @@ def test_the_four_metrics_have_the_scripted_values_and_xdist_changes_nothing(pyt
         result, run_dir = run(pytester, *rag_args(judge, TESTSET), "-n", workers)
         result.assert_outcomes(passed=2, failed=2)
         reports.append(stable(json.loads((run_dir / "reports/my-rag/ragas.json").read_text())))
+        # a failed row says which metrics missed the threshold, and by how much
+        reasons = {line.partition("; reply ends")[0] for line in result.stdout.lines if line.startswith("failed: ")}
+        assert reasons == {"failed: faithfulness 0.333 < 0.5, answer_relevancy 0.321 < 0.5; reached: context_precision 0.5, "
+                           "context_recall 0.5",
+                           "failed: faithfulness 0 < 0.5, answer_relevancy 0 < 0.5; reached: context_precision 1, context_recall 1"}
     assert reports[0] == reports[1]
     values = [r["sample_score"]["score"]["value"] for r in reviews(run_dir)]
     for name, expected in (("faithfulness", FAITHFULNESS), ("answer_relevancy", RELEVANCY),

@@ -130,10 +130,19 @@ class Ragas(Benchmark):
             self._encoder = encoder_from(self.embeddings)
         values, steps = await metrics.compute(self.rag_metrics, judge, key, row, self._encoder, self.extra["strictness"])
         threshold = float(self.extra["threshold"])
-        below = [f"{m} {v:.3f}" for m, v in values.items() if v < threshold]
-        shown = ", ".join(f"{m} {v:.3f}" for m, v in values.items())
-        explanation = f"below {threshold:g}: {', '.join(below)} ({shown})" if below else shown
-        return Score(values, None, not below, explanation=explanation), RagVerdict.of(values, not below, steps.calls)
+        explanation = explain(values, threshold)
+        passed = all(v >= threshold for v in values.values())
+        return Score(values, None, passed, explanation=explanation), RagVerdict.of(values, passed, steps.calls)
+
+
+def explain(values: dict[str, float], threshold: float) -> str:
+    """The item's one-line reason: each metric under the threshold, then the ones that reached it
+    (``faithfulness 0.333 < 0.5; reached: context_recall 1``)."""
+    below = [f"{m} {v:.3g} < {threshold:g}" for m, v in values.items() if v < threshold]
+    reached = ", ".join(f"{m} {v:.3g}" for m, v in values.items() if v >= threshold)
+    if not below:
+        return f"every metric reached {threshold:g}: {reached}"
+    return ", ".join(below) + (f"; reached: {reached}" if reached else "")
 
 
 class RagVerdict(Verdict):
