@@ -63,6 +63,7 @@ class EvalRuntime:
         self._cursor = 0
         self._interactor: Any = None
         self.worker_model_stats: dict[str, dict[str, Any]] = {}
+        self.embed_engine: Any = None  # embedding/engine.py's EmbedEngine, once an embedding item ran here
         self.worker_suite_facts: dict[str, dict[str, Any]] = {}  # controller: suite facts from the workers
         self._model_prepared = False  # controller: each xdist worker's model figures
         self.lock: RunLock | None = None  # the controller's hold on run_dir
@@ -256,8 +257,12 @@ class EvalRuntime:
         return self._interactor
 
     def model_stats(self) -> dict[str, Any] | None:
-        """This process's model figures (a checkpoint's load time, tokens/s, peak memory), if it ran one."""
-        return self._pipeline.model_stats() if self._pipeline is not None else None
+        """This process's model figures (a checkpoint's load time, tokens/s, peak memory; an embedding run's
+        texts encoded or read from the store, and its models' requests, tokens, load time), if it ran one."""
+        figures = self._pipeline.model_stats() if self._pipeline is not None else None
+        if self.embed_engine is not None:
+            figures = {**(figures or {}), **self.embed_engine.stats()}
+        return figures
 
     def sample_link(self, config: pytest.Config, record: dict[str, Any]) -> str:
         """` (see <run>/report.html#s=suite/subset/index)`: where a failure message sends its reader, or ""

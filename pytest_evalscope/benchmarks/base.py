@@ -85,6 +85,8 @@ class Benchmark:
     required_fields: ClassVar[tuple[str, ...]] = ()
     # a failed item shows the scorer's explanation rather than gold vs extracted (code tests, checkers)
     explain_failures: ClassVar[bool] = False
+    # the metrics the console table shows (the primary always first); None: all. Reports keep every metric.
+    console_metrics: ClassVar[tuple[str, ...] | None] = None
     # EvalScope's per-benchmark extra_params this adapter reads, with their defaults; any other key is an error
     extra_params: ClassVar[dict[str, Any]] = {}
     category_map: ClassVar[dict[str, str]] = {}

@@ -71,6 +71,7 @@ class EmbedItem(SampleItem):
         from .engine import engine_for
 
         engine = engine_for(self.config, candidate_spec(self.runtime.config), self.runtime.run_dir)
+        self.runtime.embed_engine = engine  # its request and encoding figures reach perf_metrics.model
         started = time.perf_counter()
         try:
             result = self._evaluate(engine)

@@ -214,7 +214,7 @@ class Recorder:
         self._add_junit_cases()
         session.exitstatus = self._exit_status(session.exitstatus)
         self.config.hook.pytest_evalscope_gates(gates=[*self.gates, *self.checks], config=self.config)
-        for line in render_table(self.model_id, self.reports):
+        for line in render_table(self.model_id, self.reports, full=True):  # the log keeps every metric
             log.info(line)
         for gate in self.gates:
             log.info("threshold %s", gate.describe())

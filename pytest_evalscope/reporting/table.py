@@ -1,6 +1,7 @@
 """EvalScope's console score table (Model | Dataset | Metric | Subset | Num | Score), plus the 95%
 interval and error count, one block of rows per metric (the primary first), and an OVERALL row per
-metric of a suite with more than one subset."""
+metric of a suite with more than one subset. A benchmark with many metrics (retrieval: 42) names the few
+the terminal shows (``console_metrics``); a line under the table says how many are left to the report."""
 
 from __future__ import annotations
 
@@ -17,10 +18,26 @@ def _ci(ci: list[float] | None) -> str:
     return "-" if not ci else f"[{ci[0]:.4f}, {ci[1]:.4f}]"
 
 
-def table_rows(model_id: str, reports: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
+def shown_metrics(suite: str, report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The report's metric entries the console shows: all, or the primary and the benchmark's headline ones."""
+    from ..params import ConfigError
+    from ..registry import get_benchmark_class
+
+    try:
+        wanted = get_benchmark_class(suite).console_metrics
+    except ConfigError:  # a user's own suite name
+        wanted = None
+    if not wanted:
+        return list(report["metrics"])
+    # report metric names carry their aggregation: mean_ndcg_at_10
+    return [m for i, m in enumerate(report["metrics"])
+            if i == 0 or m["name"] in wanted or m["name"].partition("_")[2] in wanted]
+
+
+def table_rows(model_id: str, reports: dict[str, dict[str, Any]], full: bool = False) -> list[tuple[str, ...]]:
     rows = []
     for suite, report in reports.items():
-        for metric in report["metrics"]:  # the primary metric first
+        for metric in report["metrics"] if full else shown_metrics(suite, report):  # the primary metric first
             subsets = [s for c in metric["categories"] for s in c["subsets"]]
             for s in subsets:
                 rows.append((model_id, suite, metric["name"], s["name"], str(s["num"]), _fmt(s["score"]),
@@ -33,8 +50,9 @@ def table_rows(model_id: str, reports: dict[str, dict[str, Any]]) -> list[tuple[
     return rows
 
 
-def render_table(model_id: str, reports: dict[str, dict[str, Any]]) -> list[str]:
-    rows = [HEADER, *table_rows(model_id, reports)]
+def render_table(model_id: str, reports: dict[str, dict[str, Any]], full: bool = False) -> list[str]:
+    """The table's lines; without `full`, each suite's headline metrics and a line naming what is left out."""
+    rows = [HEADER, *table_rows(model_id, reports, full)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
     lines = [rule]
@@ -43,4 +61,9 @@ def render_table(model_id: str, reports: dict[str, dict[str, Any]]) -> list[str]
         if n == 0:
             lines.append(rule.replace("-", "="))
     lines.append(rule)
+    if not full:
+        for suite, report in reports.items():
+            shown, total = len(shown_metrics(suite, report)), len(report["metrics"])
+            if shown < total:
+                lines.append(f"{suite}: {shown} of {total} metrics shown; all are in its report JSON")
     return lines
