@@ -241,6 +241,16 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
                                    sample=sample, runtime=runtime) for sample in samples]
 
 
+def left_out_reasons(left_out: dict[str, str]) -> str:
+    """What each left-out suite needs, suites with the same need together: ``gsm8k, mmlu needs a chat model;
+    eval_type encoder embeds or reranks texts | ragas scores a RAGAS input file: ...``."""
+    groups: dict[str, list[str]] = {}
+    for name, reason in sorted(left_out.items()):
+        rest = reason[len(name):] if reason.startswith(f"{name} ") else f": {reason}"
+        groups.setdefault(rest, []).append(name)
+    return " | ".join(f"{', '.join(names)}{rest}" for rest, names in groups.items())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     runtime = _runtime(config)
     if runtime is None:
@@ -254,9 +264,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             else:
                 runtime.collection_errors.append(f"datasets: no collected suite runs {name!r}; add a suite file (eval_{name}.py)")
     if runtime.suites_left_out and not hasattr(config, "workerinput"):
-        names = ", ".join(sorted(runtime.suites_left_out))
-        warnings.warn(f"evalscope: {names} not collected: each needs settings this run does not give (a judge, or "
-                      "the runs to compare); name a suite in datasets to be told what is missing", UserWarning, stacklevel=1)
+        warnings.warn(f"evalscope: not collected: {left_out_reasons(runtime.suites_left_out)}", UserWarning, stacklevel=1)
     if runtime.collection_errors:
         if hasattr(config, "workeroutput"):  # under xdist only the controller can stop the session
             config.workeroutput["evalscope_usage_error"] = runtime.collection_errors[0]

@@ -319,7 +319,7 @@ def test_a_judge_benchmark_without_a_judge_is_refused_before_any_request(pyteste
     # collected along with other suites: left out with one warning, the others run
     result = pytester.runpytest(*args)
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["*simple_qa not collected: each needs settings this run does not give*"])
+    result.stdout.fnmatch_lines(["*evalscope: not collected: simple_qa is graded by a judge: give judge_model_args with model_id*"])
     assert any(line.startswith("eval_gsm8k.py::gsm8k[") for line in result.stdout.lines)
     assert not any("simple_qa[" in line for line in result.stdout.lines)
 
@@ -366,7 +366,7 @@ def test_a_suite_that_needs_setup_is_left_out_unless_named(pytester: pytest.Pyte
     args = ["--evalscope-model=m", "--evalscope-api-url=http://127.0.0.1:9/v1", "--collect-only", "-q"]
     result = pytester.runpytest(*args)
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["*general_arena not collected*"])
+    result.stdout.fnmatch_lines(["*evalscope: not collected: general_arena compares earlier runs: give dataset_args.general_arena*"])
     result = pytester.runpytest(*args, "--evalscope-datasets=general_arena")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: *general_arena*models*"])
