@@ -77,6 +77,8 @@ class SampleItem(pytest.Item):
         self._messages: list[dict[str, str]] | None = None
         self._continuations: list[str] | None = None
         self.extra_keyword_matches.update({benchmark.name, sample.subset})
+        if benchmark.sample_keyword and sample.metadata.get(benchmark.sample_keyword) is not None:
+            self.extra_keyword_matches.add(str(sample.metadata[benchmark.sample_keyword]))  # -k <query id>
         self.key = f"{suite.name}/{sample.subset}/{sample.index}/{sample.repeat}"
 
     def messages(self) -> list[dict[str, str]]:

@@ -224,7 +224,7 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
             return []
         benchmark = runtime.benchmark_for(obj)
         runtime.check_suite(obj, benchmark, collector.nodeid)
-        if not keyword_may_select(collector.config, collector, obj, benchmark.subset_list):
+        if not keyword_may_select(collector.config, collector, obj, benchmark.subset_list, bool(benchmark.sample_keyword)):
             return []  # -k cannot select any of its samples: its data is not even read
         missing = runtime.judge_missing(obj, benchmark) or ability_missing(runtime.config.eval_type, benchmark)
         if missing is not None:

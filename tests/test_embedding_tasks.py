@@ -265,3 +265,11 @@ def test_an_unreachable_embedding_server_is_one_error_that_stops_the_run(pyteste
                                  "*check api_url, api_key and model*"])
     report = json.loads(next((pytester.path / "out").glob("*/reports/e5/retrieval.json")).read_text())
     assert report["execution_summary"]["errored"] == 1 and report["score"] is None
+
+
+def test_k_selects_retrieval_queries_by_their_id(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "retrieval", {"local_path": str(RAG)})
+    result = pytester.runpytest("--evalscope-eval-type=embedding", "--evalscope-api-url=http://127.0.0.1:9/v1",
+                                "--evalscope-model=e5", "-p", "no:cacheprovider", "--collect-only", "-q", "-k", "query3 or query7")
+    result.stdout.fnmatch_lines(["eval_retrieval.py::retrieval[[]default-2[]]", "eval_retrieval.py::retrieval[[]default-6[]]",
+                                 "2/10 tests collected (8 deselected)*"])

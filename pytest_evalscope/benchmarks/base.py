@@ -85,6 +85,9 @@ class Benchmark:
     required_fields: ClassVar[tuple[str, ...]] = ()
     # a failed item shows the scorer's explanation rather than gold vs extracted (code tests, checkers)
     explain_failures: ClassVar[bool] = False
+    # a sample metadata field whose value `-k` also matches (retrieval: query_id); when -k is given, such a
+    # suite's data is read to know those values (selection.py), so keep it to local data that reads fast
+    sample_keyword: ClassVar[str | None] = None
     # the metrics the console table shows (the primary always first); None: all. Reports keep every metric.
     console_metrics: ClassVar[tuple[str, ...] | None] = None
     # EvalScope's per-benchmark extra_params this adapter reads, with their defaults; any other key is an error

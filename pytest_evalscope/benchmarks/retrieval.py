@@ -63,6 +63,7 @@ class Retrieval(EmbeddingTask):
     dataset_id = ""
     metric_list: ClassVar[list[Any]] = metric_names()
     primary_metric = "ndcg_at_10"
+    sample_keyword = "query_id"  # -k query3 selects that query's item
     console_metrics = ("ndcg_at_10", "map_at_10", "mrr_at_10", "recall_at_10", "recall_at_100")  # of 42
     model_abilities = ("embed", "rerank")  # a reranker alone scores the whole corpus
     needs_setup = "retrieval needs its data: dataset_args {\"retrieval\": {\"local_path\": \"<folder with corpus.jsonl>\"}}"
