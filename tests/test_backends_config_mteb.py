@@ -80,3 +80,22 @@ def test_what_cannot_run_here_stays_delegated_with_its_reason(tmp_path: Path) ->
     ]:
         result = plan(models, **evaluation)
         assert isinstance(result, Delegation) and reason in result.reason and "\n" not in result.reason
+
+
+def test_a_named_mteb_task_read_from_a_folder_takes_its_location_in_dataset_args() -> None:
+    from pytest_evalscope.config import TaskConfig
+    from pytest_evalscope.params import ConfigError
+
+    from .test_embedding_tasks import BANKING77
+
+    config = {"eval_backend": "RAGEval", "eval_config": {"tool": "mteb", "models": [{"model_name": "e5", "api_base": "http://127.0.0.1:9/v1"}],
+                                                         "eval": {"task_names": ["Banking77Classification"], "limits": 20}}}
+    where = {"banking77_classification": {"local_path": str(BANKING77)}}
+    for given in (where, json.dumps(where)):  # a config file's mapping, or the command line's JSON
+        resolved = TaskConfig.from_layers([("task_cfg", {**config, "dataset_args": given})])
+        assert resolved.datasets == ["banking77_classification"] and resolved.dataset_args == where
+        assert resolved.eval_type == "embedding" and resolved.limit == 20
+    # anything else in dataset_args is eval_config's to decide
+    with pytest.raises(ConfigError, match="^dataset_args: eval_backend RAGEval takes its tasks from eval_config"):
+        TaskConfig.from_layers([("task_cfg", {**config, "dataset_args": {"banking77_classification": {
+            "local_path": str(BANKING77), "extra_params": {"n_experiments": 1}}}})])

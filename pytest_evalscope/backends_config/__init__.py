@@ -63,15 +63,34 @@ def plan_for(raw: Mapping[str, Any]) -> tuple[dict[str, Any], NativePlan | Deleg
                               "set eval_backend, or remove eval_config")
         return dict(raw), None
     config = validate(backend, parse_eval_config(raw.get("eval_config")))
-    given = [k for k in OWNED if raw.get(k) not in (None, "", [], {})]
+    plan = route(backend, config)
+    data = _data_locations(raw.get("dataset_args"), plan)
+    given = [k for k in OWNED if raw.get(k) not in (None, "", [], {}) and not (k == "dataset_args" and data)]
     if given:
         raise ConfigError(f"{given[0]}: eval_backend {backend} takes its {'model' if given[0] == 'eval_type' else 'tasks'} "
                           f"from eval_config, so {given[0]} would be ignored; remove it")
-    plan = route(backend, config)
     merged = {**raw, "eval_config": config}
     if isinstance(plan, NativePlan):
         kept = {k: raw[k] for k in USER_KEEPS if raw.get(k) is not None}
         merged.update({**plan.settings, **kept})
+        if data:
+            merged["dataset_args"] = {**(plan.settings.get("dataset_args") or {}), **data}
     else:
         merged.update(eval_type="mock", datasets=[], model=raw.get("model") or backend)
     return merged, plan
+
+
+def _data_locations(dataset_args: Any, plan: NativePlan | Delegation) -> dict[str, Any] | None:
+    """dataset_args that only say where a natively-run MTEB task's data is (``{"banking77_classification":
+    {"local_path": ...}}``, as mteb_task_configs' data_dirs): EvalScope's mteb downloads it, here it is read
+    from a folder. None for anything else, which eval_config decides."""
+    if isinstance(dataset_args, str) and dataset_args.strip().startswith("{"):
+        try:
+            dataset_args = json.loads(dataset_args)
+        except ValueError:
+            return None  # left to the check that refuses it
+    if not isinstance(plan, NativePlan) or plan.tool != "mteb" or not isinstance(dataset_args, Mapping) or not dataset_args:
+        return None
+    named = set(plan.settings.get("datasets") or []) - set(plan.settings.get("dataset_args") or {})
+    ok = all(name in named and isinstance(args, Mapping) and set(args) == {"local_path"} for name, args in dataset_args.items())
+    return dict(dataset_args) if ok else None
