@@ -152,8 +152,10 @@ def test_banking77_and_sts_with_the_local_encoder_serial_and_xdist(pytester: pyt
         assert result.ret == 0, result.stdout.str()[-2000:]
         result.stdout.fnmatch_lines(["*failed*passed*"])
         found = {p.stem: json.loads(p.read_text()) for p in (pytester.path / f"out{workers}").glob("*/reports/*/*.json")}
-        for report in found.values():
-            report.pop("perf_metrics")
+        for report in found.values():  # the local encoder's figures reach the report (whichever process encoded)
+            encoders = [f["encoder"] for f in report.pop("perf_metrics")["model"].values() if "encoder" in f]
+            assert encoders and all(e["runtime"] == "onnxruntime" and e["load_s"] is not None for e in encoders)
+            assert sum(e["texts"] for e in encoders) > 0
         reports.append(found)
     assert reports[0] == reports[1] and set(reports[0]) == {"banking77_classification", "sts"}
     banking = reports[0]["banking77_classification"]
