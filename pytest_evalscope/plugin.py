@@ -224,9 +224,10 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
             return []
         benchmark = runtime.benchmark_for(obj)
         runtime.check_suite(obj, benchmark, collector.nodeid)
-        if not keyword_may_select(collector.config, collector, obj, benchmark.subset_list, bool(benchmark.sample_keyword)):
-            return []  # -k cannot select any of its samples: its data is not even read
         missing = runtime.judge_missing(obj, benchmark) or ability_missing(runtime.config.eval_type, benchmark)
+        if not keyword_may_select(collector.config, collector, obj, benchmark.subset_list) and (
+                missing is not None or not benchmark.sample_keyword):  # sample_keyword: -k may name an id in its data
+            return []  # -k cannot select any of its samples: its data is not even read
         if missing is not None:
             if named:
                 raise ConfigError(missing)

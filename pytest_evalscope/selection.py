@@ -22,12 +22,11 @@ def _shape(text: str) -> str:
     return _NUMBER.sub("0", text.lower())
 
 
-def keyword_may_select(config: pytest.Config, collector: pytest.Collector, suite: Suite, subsets: list[str],
-                       data_keywords: bool = False) -> bool:
-    """Whether `-k` may select a sample of this suite; always, when its samples carry keywords from their
-    data (`data_keywords`: retrieval's query ids), which only reading the data can tell."""
+def keyword_may_select(config: pytest.Config, collector: pytest.Collector, suite: Suite, subsets: list[str]) -> bool:
+    """Whether `-k` may select a sample of this suite by its names (a benchmark whose samples also match
+    an id from their data, ``sample_keyword``, is read anyway: plugin.py)."""
     expression = config.getoption("keyword", None)
-    if not expression or data_keywords:
+    if not expression:
         return True
     try:
         from _pytest.mark.expression import Expression

@@ -267,3 +267,7 @@ def test_k_selects_retrieval_queries_by_their_id(pytester: pytest.Pytester) -> N
                                 "--evalscope-model=e5", "-p", "no:cacheprovider", "--collect-only", "-q", "-k", "query3 or query7")
     result.stdout.fnmatch_lines(["eval_retrieval.py::retrieval[[]default-2[]]", "eval_retrieval.py::retrieval[[]default-6[]]",
                                  "2/10 tests collected (8 deselected)*"])
+    # a chat run with -k reads no retrieval data and warns of nothing: -k names no retrieval item it could run
+    result = pytester.runpytest("--evalscope-api-url=http://127.0.0.1:9/v1", "--evalscope-model=chat", "-p", "no:cacheprovider",
+                                "--collect-only", "-q", "-k", "query3")
+    assert "not collected" not in result.stdout.str() and "no tests collected" in result.stdout.str()
