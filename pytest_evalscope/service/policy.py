@@ -12,8 +12,9 @@ JSON string is checked in its parsed form, like an object); a breach is a 400 na
   or a benchmark's ``extra_params.isolation``, is refused. With ``auto`` on a host where only the
   ``process`` level works, code benchmarks are refused unless the operator chose ``process`` knowingly.
 - **Models**: HTTP clients (``service``, ``embedding``, ``rerank``) may be used by any request, each URL
-  it would send to (``api_url``, a judge's, a retrieval reranker's) held to ``--allow-url``; a model run
-  in the job (``checkpoint``, ``encoder``) needs ``--allow-checkpoints``.
+  it would send to (``api_url``, a judge's, a retrieval reranker's, ragas's embeddings ``api_base``) held to
+  ``--allow-url``; a model run in the job (``checkpoint``, ``encoder``, ragas embeddings of provider
+  ``huggingface``) needs ``--allow-checkpoints``; provider ``python`` (imports a module) is always refused.
 - **Read roots**: with ``--read-root``, every path a request would read lies under one of them (an
   encoder's folder and ``model_args.onnx`` too); the refusal does not say whether the path exists. A
   served model's name (``/models/Qwen3-8B``) is a name, not a path, and is not checked.
@@ -116,8 +117,9 @@ def check_eval(values: Mapping[str, Any], body: Mapping[str, Any], operator: Ope
             raise RequestError(f"{field}.http_client: not something a request can send; leave it out", field)
     for field, url in (("api_url", parsed.get("api_url")),
                        ("judge_model_args", (parsed.get("judge_model_args") or {}).get("api_url")),
-                       *_reranker_urls(parsed.get("dataset_args"))):
+                       *_suite_urls(parsed.get("dataset_args"))):
         check_url(url, field, operator.allow_urls)
+    _check_suite_models(sent, operator.allow_checkpoints)
     retries = (parsed.get("model_args") or {}).get("max_retries")
     if retries is not None:
         _at_most("model_args.max_retries", _number(retries, "model_args.max_retries"), MAX_RETRIES, "model_args")
@@ -143,15 +145,36 @@ def check_eval(values: Mapping[str, Any], body: Mapping[str, Any], operator: Ope
         _check_benchmark(name, (parsed.get("dataset_args") or {}).get(name), operator.sandbox_isolation)
 
 
-def _reranker_urls(dataset_args: Any) -> list[tuple[str, Any]]:
-    """A retrieval suite's second-stage reranker (extra_params.reranker.api_url) is a URL the job sends to."""
-    found = []
+def _suite_models(dataset_args: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The models a suite's settings name: a retrieval's second-stage ``reranker``, ragas's ``embeddings``."""
     for name, args in (dataset_args or {}).items() if isinstance(dataset_args, dict) else ():
         extra = args.get("extra_params") if isinstance(args, dict) else None
-        reranker = extra.get("reranker") if isinstance(extra, dict) else None
-        if isinstance(reranker, dict):
-            found.append((f"dataset_args.{name}.extra_params.reranker.api_url", reranker.get("api_url")))
-    return found
+        for key in ("reranker", "embeddings"):
+            block = extra.get(key) if isinstance(extra, dict) else None
+            if isinstance(block, dict):
+                yield f"dataset_args.{name}.extra_params.{key}", block
+
+
+def _suite_urls(dataset_args: Any) -> list[tuple[str, Any]]:
+    """The URLs those models send to: a reranker's api_url, an embeddings block's api_base."""
+    return [(f"{field}.{key}", block.get(key)) for field, block in _suite_models(dataset_args)
+            for key in ("api_url", "api_base") if block.get(key) is not None]
+
+
+def _check_suite_models(sent: Mapping[str, Any], allow_checkpoints: bool) -> None:
+    """ragas's embeddings as a request sends them: provider python imports code (never from a request);
+    huggingface (EvalScope's default) runs a local model (--allow-checkpoints); openai is an HTTP client."""
+    for field, block in _suite_models(sent.get("dataset_args")):
+        if not field.endswith(".embeddings"):
+            continue
+        provider = str(block.get("provider") or "huggingface")
+        if provider == "python":
+            raise RequestError(f"{field}.provider: python imports a module named by the request, which a service "
+                               "request may not do; use provider openai with api_base", "dataset_args")
+        if provider != "openai" and not allow_checkpoints:
+            raise RequestError(f"{field}.provider: {provider} runs a local model, which this service does not do for a "
+                               "request (its operator may allow it with --allow-checkpoints); use provider openai with "
+                               "api_base", "dataset_args")
 
 
 def _parsed(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -139,6 +139,10 @@ def read_paths(body: Any, kind: str) -> list[tuple[str, str]]:
                     found += [(f"dataset_args.{name}.{k}", args.get(k)) for k in ("local_path", "dataset_id")]
                     extra = args.get("extra_params") if isinstance(args.get("extra_params"), dict) else {}
                     found.append((f"dataset_args.{name}.extra_params.image_root", extra.get("image_root")))  # images
+                    embeddings = extra.get("embeddings")  # ragas: a local model folder, unless it is an API
+                    if isinstance(embeddings, dict) and embeddings.get("provider") in (None, "huggingface"):
+                        found.append((f"dataset_args.{name}.extra_params.embeddings.model_name_or_path",
+                                      embeddings.get("model_name_or_path")))
                     runs = extra.get("models") if isinstance(extra.get("models"), list) else []
                     found += [(f"dataset_args.{name}.extra_params.models", run.get("report_path"))  # general_arena
                               for run in runs if isinstance(run, dict)]
