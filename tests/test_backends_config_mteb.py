@@ -85,7 +85,8 @@ def test_what_cannot_run_here_stays_delegated_with_its_reason(tmp_path: Path) ->
     for models, evaluation, reason in [
         ([{"model_name_or_path": "AI-ModelScope/m3e-base"}], {}, "is not a local folder"),
         ([api, {"model_name_or_path": "BAAI/bge-reranker-v2-m3", "is_cross_encoder": True}], {}, "is a local model"),
-        ([api], {"custom_tasks": [{"data_path": "a"}, {"data_path": "b"}]}, "a native run has one retrieval task"),
+        ([api], {"custom_tasks": [{"data_path": "a"}, {"data_path": "b"}]}, "several tasks beside a custom task"),
+        ([api], {"task_names": ["Banking77Classification"]}, "are several native runs"),
         ([api], {"task_types": ["Retrieval"]}, "task_types are resolved"),
     ]:
         result = plan(models, **evaluation)

@@ -147,8 +147,9 @@ def _mteb_custom(config: dict[str, Any]) -> NativePlan | Delegation:
         return delegation("RAGEval", "mteb", config, why)
     evaluation = config["eval"]
     if len(evaluation["custom_tasks"]) != 1 or evaluation.get("task_names"):
-        return delegation("RAGEval", "mteb", config, "a native run has one retrieval task; run several with "
-                          "pytest_evalscope.embedding.mteb_task_configs and run_task, one by one")
+        return delegation("RAGEval", "mteb", config, "several tasks beside a custom task are several native runs "
+                          "(one retrieval task each): run them with pytest_evalscope.embedding.mteb_task_configs and "
+                          "run_task, one by one")
     (settings,) = mteb_task_configs({k: v for k, v in config.items() if k != "tool"})
     task = evaluation["custom_tasks"][0]
     stage = " then reranked" if len(config["models"]) > 1 else ""
