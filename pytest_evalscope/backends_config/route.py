@@ -7,12 +7,12 @@ natively) or a :class:`Delegation` (the backend, what it needs installed, and wh
   has a native encoder: the ``ragas`` suite, the critic LLM as the judge;
 - RAGEval / MTEB whose every task is served by a native benchmark (an adapter declaring ``mteb_name``,
   from the embedding tasks): those suites, the first model as the model under test;
-- RAGEval / MTEB with one custom retrieval task whose embedding model is an API or a local folder, and
-  whose reranker (``is_cross_encoder``), if any, is a rerank API: the ``retrieval`` suite, two-stage with the
-  reranker (embedding/mteb_tasks.py);
+- RAGEval / MTEB with custom retrieval tasks whose embedding model is an API or a local folder, and whose
+  reranker (``is_cross_encoder``), if any, is a rerank API: the ``retrieval`` suite (several tasks: a subset
+  each), two-stage with the reranker (embedding/mteb_tasks.py);
 - everything else (RAGAS testset generation or other metrics, MTEB tasks without a native adapter or named
-  by task_types, hub models, local cross-encoders, several custom tasks, clip_benchmark, OpenCompass,
-  VLMEvalKit): delegated, with the reason in one line.
+  by task_types, hub models, local cross-encoders, named tasks beside custom ones, clip_benchmark,
+  OpenCompass, VLMEvalKit): delegated, with the reason in one line.
 """
 
 from __future__ import annotations
@@ -146,15 +146,30 @@ def _mteb_custom(config: dict[str, Any]) -> NativePlan | Delegation:
     if why:
         return delegation("RAGEval", "mteb", config, why)
     evaluation = config["eval"]
-    if len(evaluation["custom_tasks"]) != 1 or evaluation.get("task_names"):
-        return delegation("RAGEval", "mteb", config, "several tasks beside a custom task are several native runs "
-                          "(one retrieval task each): run them with pytest_evalscope.embedding.mteb_task_configs and "
-                          "run_task, one by one")
-    (settings,) = mteb_task_configs({k: v for k, v in config.items() if k != "tool"})
-    task = evaluation["custom_tasks"][0]
+    if evaluation.get("task_names"):
+        return delegation("RAGEval", "mteb", config, "named tasks beside custom ones are several native runs (a suite "
+                          "each): run them with pytest_evalscope.embedding.mteb_task_configs and run_task, one by one")
+    configs = mteb_task_configs({k: v for k, v in config.items() if k != "tool"})
+    tasks = evaluation["custom_tasks"]
     stage = " then reranked" if len(config["models"]) > 1 else ""
-    return NativePlan("RAGEval", "mteb", settings,
-                      f"custom retrieval task {task.get('name') or task['data_path']} runs natively{stage} (suite retrieval)")
+    if len(tasks) == 1:
+        return NativePlan("RAGEval", "mteb", configs[0], f"custom retrieval task {tasks[0].get('name') or tasks[0]['data_path']} "
+                          f"runs natively{stage} (suite retrieval)")
+    # several custom tasks: one retrieval suite, a subset per task (retrieval's extra_params.folders)
+    names = [str(t.get("name") or "CustomRetrieval") for t in tasks]
+    twice = next((n for n in names if names.count(n) > 1), None)
+    if twice:
+        raise ConfigError(f"eval_config.eval.custom_tasks: {names.count(twice)} tasks are named {twice!r}; give each its "
+                          "own name (it names its subset and its scores)")
+    splits = {c["dataset_args"]["retrieval"]["eval_split"] for c in configs}
+    if len(splits) > 1:
+        return delegation("RAGEval", "mteb", config, f"custom tasks evaluated on different splits ({', '.join(sorted(splits))}) "
+                          "are several native runs: run them with mteb_task_configs and run_task, one by one")
+    args = {k: v for k, v in configs[0]["dataset_args"]["retrieval"].items() if k != "local_path"}
+    args["extra_params"] = {**args.get("extra_params", {}), "folders": {n: t["data_path"] for n, t in zip(names, tasks, strict=True)}}
+    settings = {**configs[0], "dataset_args": {"retrieval": args}}
+    return NativePlan("RAGEval", "mteb", settings, f"custom retrieval tasks {', '.join(names)} run natively{stage} "
+                      "(suite retrieval, a subset each)")
 
 
 def _mteb_models_not_native(models: list[dict[str, Any]]) -> str | None:

@@ -11,7 +11,8 @@ Scores per query: nDCG, MAP, recall, precision, MRR and hit rate at 1, 3, 5, 10,
 relevant document is in its first ``pass_at`` (10).
 
 extra_params: ``top_k`` (100), ``reranker`` ({"model", "api_url", "api_key"?, "eval_type"?: rerank,
-"model_args"?}), ``pass_at`` (10), ``score_function`` (cos_sim | dot).
+"model_args"?}), ``pass_at`` (10), ``score_function`` (cos_sim | dot), ``folders`` ({task: folder}: several
+tasks, each a subset, in place of ``local_path``).
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ class Retrieval(EmbeddingTask):
     console_metrics = ("ndcg_at_10", "map_at_10", "mrr_at_10", "recall_at_10", "recall_at_100")  # of 42
     model_abilities = ("embed", "rerank")  # a reranker alone scores the whole corpus
     needs_setup = "retrieval needs its data: dataset_args {\"retrieval\": {\"local_path\": \"<folder with corpus.jsonl>\"}}"
-    extra_params: ClassVar[dict[str, Any]] = {"top_k": 100, "reranker": None, "pass_at": 10, "score_function": "cos_sim"}
+    extra_params: ClassVar[dict[str, Any]] = {"top_k": 100, "reranker": None, "pass_at": 10, "score_function": "cos_sim",
+                                              "folders": None}
 
     def _apply_args(self) -> None:
         super()._apply_args()
@@ -79,21 +81,41 @@ class Retrieval(EmbeddingTask):
             raise ConfigError(f"{where}.score_function: {self.score_function!r}{did_you_mean(self.score_function, SCORE_FUNCTIONS)}"
                               f"; valid: {', '.join(SCORE_FUNCTIONS)}")
         self.reranker = reranker_spec(self.extra["reranker"], f"{where}.reranker")
+        self.folders = self._folders(self.extra["folders"], where)
         self._data: dict[str, RetrievalData] = {}
 
-    def folder(self) -> Path:
-        given = self.args.get("local_path") or self.args.get("dataset_id")
+    def _folders(self, value: Any, where: str) -> dict[str, str] | None:
+        """``folders: {task: folder}``: several retrieval tasks in one suite, each a subset (EvalScope's
+        custom_tasks); subset_list defaults to their names."""
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not value or not all(isinstance(v, str) and v for v in value.values()):
+            raise ConfigError(f"{where}.folders: expected a mapping of task names to folders, e.g. "
+                              '{"CustomRetrieval": "custom_eval/text/retrieval"}')
+        if self.args.get("local_path") or self.args.get("dataset_id"):
+            raise ConfigError(f"{where}.folders: give folders or local_path, not both")
+        if "subset_list" not in self.args:
+            self.subset_list = [str(k) for k in value]  # type: ignore[misc]
+        for subset in self.subset_list:
+            if subset not in value:
+                raise ConfigError(f"dataset_args.{self.name}.subset_list: {subset!r} is not a key of extra_params.folders "
+                                  f"({', '.join(map(str, value))})")
+        return {str(k): v for k, v in value.items()}
+
+    def folder(self, subset: str = "default") -> Path:
+        given = self.folders[subset] if self.folders else self.args.get("local_path") or self.args.get("dataset_id")
         if not given:
             raise ConfigError(f"dataset_args.{self.name}.local_path: give the folder holding corpus.jsonl, "
                               "queries.jsonl and qrels.jsonl (or BEIR's qrels/test.tsv)")
         path = Path(str(given)).expanduser()
         if not path.is_dir():
-            raise ConfigError(f"dataset_args.{self.name}.local_path: {str(path)!r} is not a folder")
+            key = f"extra_params.folders.{subset}" if self.folders else "local_path"
+            raise ConfigError(f"dataset_args.{self.name}.{key}: {str(path)!r} is not a folder")
         return path
 
     def data(self, subset: str) -> RetrievalData:
         if subset not in self._data:
-            self._data[subset] = load_retrieval(self.folder(), self.eval_split)
+            self._data[subset] = load_retrieval(self.folder(subset), self.eval_split)
         return self._data[subset]
 
     def load_samples(self, subset: str, limit: int | float | None, repeats: int) -> list[Sample]:
@@ -102,7 +124,7 @@ class Retrieval(EmbeddingTask):
         data = self.data(subset)
         judged = [q for q in data.queries if any(r >= 1 for r in data.qrels.get(q, {}).values())]
         if not judged:
-            raise DatasetError(f"{self.folder()}: no query has a relevant document in the qrels")
+            raise DatasetError(f"{self.folder(subset)}: no query has a relevant document in the qrels")
         if limit is not None:
             judged = judged[: int(len(judged) * limit) if isinstance(limit, float) else limit]
         return [Sample(i, subset, data.queries[q], ",".join(d for d, r in data.qrels[q].items() if r >= 1),
