@@ -40,9 +40,14 @@ def test_embedding_and_rerank_are_http_clients_held_to_allow_url(tmp_path: Path)
     reranker = {"model": "rr", "api_url": ALLOWED}
     for body in (_body(eval_type="embedding", api_url=ALLOWED), _body(eval_type="openai_rerank", api_url=f"{ALLOWED}/rerank"),
                  _body(eval_type="embedding", api_url=ALLOWED,  # a model's name is not a path, even with read roots
-                       dataset_args={"retrieval": {"local_path": str(RAG), "extra_params": {"reranker": reranker}}})):
+                       dataset_args={"retrieval": {"local_path": str(RAG), "extra_params": {"reranker": reranker}}}),
+                 _body(eval_type="embedding", api_url=ALLOWED, dataset_args={"retrieval": {"extra_params": {"folders": {
+                     "mine": str(RAG)}}}})):
         code, answer = _post(client, body)
         assert code == 202, (body, answer)
+    code, answer = _post(client, _body(eval_type="embedding", api_url=ALLOWED, dataset_args={"retrieval": {
+        "extra_params": {"folders": {"mine": str(RAG), "theirs": "/etc"}}}}))  # each task's folder is a read
+    assert code == 400 and answer["field"] == "dataset_args.retrieval.extra_params.folders.theirs", answer
     elsewhere = "http://10.0.0.1:8000/v1"
     for body, field in [
         (_body(eval_type="embedding", api_url=elsewhere), "api_url"),

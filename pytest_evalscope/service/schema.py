@@ -139,6 +139,8 @@ def read_paths(body: Any, kind: str) -> list[tuple[str, str]]:
                     found += [(f"dataset_args.{name}.{k}", args.get(k)) for k in ("local_path", "dataset_id")]
                     extra = args.get("extra_params") if isinstance(args.get("extra_params"), dict) else {}
                     found.append((f"dataset_args.{name}.extra_params.image_root", extra.get("image_root")))  # images
+                    folders = extra.get("folders") if isinstance(extra.get("folders"), dict) else {}  # retrieval tasks
+                    found += [(f"dataset_args.{name}.extra_params.folders.{task}", folder) for task, folder in folders.items()]
                     embeddings = extra.get("embeddings")  # ragas: a local model folder, unless it is an API
                     if isinstance(embeddings, dict) and embeddings.get("provider") in (None, "huggingface"):
                         found.append((f"dataset_args.{name}.extra_params.embeddings.model_name_or_path",
