@@ -184,6 +184,12 @@ def test_banking77_and_sts_with_the_local_encoder_serial_and_xdist(pytester: pyt
      "unknown key 'topk' (did you mean 'top_k'?)"),
     (["--evalscope-dataset-args", json.dumps({"retrieval": {"local_path": str(FIXTURES)}})],
      "no corpus.jsonl; a retrieval folder holds corpus.jsonl, queries.jsonl and qrels.jsonl"),
+    (["--evalscope-dataset-args", json.dumps({"retrieval": {"local_path": str(RAG), "extra_params": {"folders": {"a": str(RAG)}}}})],
+     "dataset_args.retrieval.extra_params.folders: give folders or local_path, not both"),
+    (["--evalscope-dataset-args", json.dumps({"retrieval": {"extra_params": {"folders": [str(RAG)]}}})],
+     "folders: expected a mapping of task names to folders"),
+    (["--evalscope-dataset-args", json.dumps({"retrieval": {"extra_params": {"folders": {"a": str(RAG), "b": "/nonexistent"}}}})],
+     "dataset_args.retrieval.extra_params.folders.b: '/nonexistent' is not a folder"),
 ])
 def test_bad_inputs_stop_the_run_with_one_line(pytester: pytest.Pytester, args: list[str], message: str) -> None:
     _suite(pytester, "retrieval", {})
