@@ -55,6 +55,10 @@ class SampleRecord:
     STATUSES = ("correct", "wrong", "error")
 
     def __post_init__(self) -> None:
+        for name in ("suite", "subset"):  # they name output files; a record may come from another host or a merged part
+            value = getattr(self, name)
+            if not isinstance(value, str) or value in ("", ".", "..") or any(c in value for c in "/\\\0"):
+                raise ValueError(f"record {name} {value!r} cannot name an output file (no / or \\, not empty, . or ..)")
         if self.status not in self.STATUSES:
             raise ValueError(f"record status {self.status!r} is not one of {', '.join(self.STATUSES)}")
         if self.status == "error" and not self.error:

@@ -194,6 +194,8 @@ def _lines_by_sample(path: Path) -> dict[tuple[int, int], str]:
 
 
 def write_report(run_dir: Path, model_id: str, suite: str, report: dict[str, Any]) -> Path:
+    if any(c in suite for c in "/\\\0") or suite.startswith("."):  # as OutputWriter.path: never write elsewhere
+        raise ValueError(f"{suite!r} cannot name a report file")
     path = run_dir / "reports" / model_id / f"{suite}.json"
     atomic_write(path, json.dumps(report, ensure_ascii=False, indent=4) + "\n")
     return path

@@ -93,7 +93,44 @@ def read_part(run_dir: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise ConfigError(f"{path}: schema {found!r}, expected {SCHEMA!r} (written by another version of pytest-evalscope)")
+    problem = _problem(data)
+    if problem:
+        raise ConfigError(f"{path}: {problem}; it was not written by pytest-evalscope, or was changed since")
     return data
+
+
+def _problem(data: dict[str, Any]) -> str | None:
+    """What is wrong with a marker's shape, or None. A part's folder may come from elsewhere (a CI
+    artifact): the merge reads only what this checked, and its junit settings are JUnit's and no others
+    (they become ``-o`` options of the merge's session, where ``addopts`` would add any option)."""
+    def count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    if not (count(data.get("part")) and count(data.get("of")) and 1 <= data["part"] <= data["of"]):
+        return f"'part' must be a number from 1 to 'of', got part {data.get('part')!r} of {data.get('of')!r}"
+    for key, kind in (("run_id", str), ("settings_hash", str), ("settings", dict), ("task", dict)):
+        if not isinstance(data.get(key), kind):
+            return f"{key!r} must be {'text' if kind is str else 'an object'}"
+    for key in ("suite_facts", "suite_settings", "model_stats", "junit"):
+        if not isinstance(data.get(key) or {}, dict):
+            return f"{key!r} must be an object"
+    for key, value in (data.get("junit") or {}).items():
+        if key not in JUNIT_INI:
+            return f"junit: {key!r} is not a JUnit setting (expected {', '.join(JUNIT_INI)})"
+        if not isinstance(value, (str, bool, int, type(None))) or any(ord(c) < 32 for c in str(value)):
+            return f"junit.{key}: expected a plain value, got {str(value)[:40]!r}"
+    selection = data.get("selection")
+    if selection is None:
+        return None
+    if not isinstance(selection, dict):
+        return "'selection' must be an object"
+    nodeids, positions = selection.get("nodeids"), selection.get("positions")
+    if not (isinstance(nodeids, list) and all(isinstance(n, str) for n in nodeids)
+            and isinstance(positions, list) and all(count(n) for n in positions) and len(positions) == len(nodeids)):
+        return "selection: 'nodeids' (text) and 'positions' (numbers) must be lists of the same length"
+    if not (isinstance(selection.get("hash"), str) and count(selection.get("items")) and count(selection.get("samples"))):
+        return "selection: 'hash' (text), 'items' and 'samples' (numbers) are required"
+    return None
 
 
 def read_reports(run_dir: Path) -> dict[str, list[dict[str, Any]]]:

@@ -58,8 +58,10 @@ def merge_main(ns: Any, passthrough: Sequence[str] = ()) -> int:
     plan.prepare = lambda: (_copy_journals(parts, out), _write_provenance(out, parts, plan))  # once the session runs
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "task_config.json"
+        # where the part wrote is not where the merge writes: its compare_md (a file of the part's host) is left
+        # out, as its work_dir is; give -- --evalscope-compare-md=FILE for the merged run's comparison
         task = {**first["marker"]["task"], "shard": None, "shard_gates": False, "use_cache": None,
-                "work_dir": str(out), "no_timestamp": True, "run_id": plan.run_id}
+                "work_dir": str(out), "no_timestamp": True, "run_id": plan.run_id, "compare_md": None}
         config.write_text(json.dumps(task), encoding="utf-8")
         junit = [f"-o{name}={value}" for name, value in (first["marker"].get("junit") or {}).items()
                  if value not in (None, "")]

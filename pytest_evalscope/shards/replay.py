@@ -67,8 +67,12 @@ class Replay:
                        for data in serialized]
             nodeid, location = reports[0].nodeid, reports[0].location
             config.hook.pytest_runtest_logstart(nodeid=nodeid, location=location)
-            for report in reports:
-                config.hook.pytest_runtest_logreport(report=report)
+            try:
+                for report in reports:
+                    config.hook.pytest_runtest_logreport(report=report)
+            except ValueError as exc:  # a part's folder is data from elsewhere (a CI artifact): one line, not a crash
+                pytest.exit(f"evalscope merge: the report of {nodeid} cannot be merged: {exc}",
+                            returncode=pytest.ExitCode.USAGE_ERROR)
             config.hook.pytest_runtest_logfinish(nodeid=nodeid, location=location)
         if self.plan.missing:  # scores over part of the selection: the recorder fails the run, as after -x
             session.shouldfail = f"evalscope merge: partial, {'; '.join(self.plan.missing)}"
