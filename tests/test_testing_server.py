@@ -21,11 +21,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_evalscope.testing import wire
 from pytest_evalscope.testing.server import (
     OracleServer,
     ServerConfig,
     ServerHandle,
-    _pieces,
     serve_in_subprocess,
     serve_in_thread,
 )
@@ -154,7 +154,7 @@ def test_streaming_chunks_hold_stream_chunk_tokens_words() -> None:
 
 @given(st.text(alphabet=" \n\tab", max_size=40), st.integers(1, 4))
 def test_pieces_rejoin_exactly(text: str, words: int) -> None:
-    pieces = _pieces(text, words)
+    pieces = wire.pieces(text, words)
     assert "".join(pieces) == text
     assert all(len(p.split()) <= words for p in pieces)
 

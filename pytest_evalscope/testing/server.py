@@ -39,6 +39,8 @@ Capacity (``max_concurrent``): at most that many chat requests are served at onc
 sends more than the cap gains nothing. ``stats()["max_concurrent"]`` is the peak served at once,
 ``max_waiting`` the peak queue. ``served_models`` is what ``GET /v1/models`` lists.
 
+The HTTP/1.1 framing and the OpenAI reply bodies are in wire.py.
+
 Bounds: after ``max_requests`` chat requests (later ones get 503) or ``max_seconds`` the server
 shuts itself down, so a forgotten server never outlives a test run.
 """
@@ -48,27 +50,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import itertools
 import json
 import os
 import random
-import re
-import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from .images import BadImage, image_text
 from .judge_oracle import judge_reply
 from .serving import announce_port, http_json, run_in_subprocess, run_in_thread
+from .wire import (
+    MALFORMED_BODY,
+    BadRequest,
+    Request,
+    completion_body,
+    error,
+    is_loopback,
+    json_bytes,
+    models_body,
+    netloc,
+    read_request,
+    response,
+    stream_response,
+    usage_of,
+)
 
 FAULT_KINDS = ("429", "500", "503", "timeout", "drop", "malformed_json", "empty_choices", "401", "404")
-MALFORMED_BODY = b'{"id": "chatcmpl-x", "choices": [{"message": {"content": "'
-_WORD_BOUNDARY = re.compile(r"(?<=\s)(?=\S)")
 
 
 @dataclass
@@ -98,7 +109,7 @@ class ServerConfig:
         self.fault_kinds = tuple(self.fault_kinds)
         if self.host == "localhost":  # one address, so port 0 means one port
             self.host = "127.0.0.1"
-        if not _is_loopback(self.host):
+        if not is_loopback(self.host):
             raise ValueError(f"test server only binds loopback addresses, not {self.host!r}")
         unknown = set(self.fault_kinds) | set(self.persistent_faults.values())
         if unknown - set(FAULT_KINDS):
@@ -108,16 +119,6 @@ class ServerConfig:
         if self.max_concurrent is not None and self.max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1 (or None for no cap)")
         self.served_models = tuple(self.served_models)
-
-
-def _is_loopback(host: str) -> bool:
-    with contextlib.suppress(ValueError):
-        return ipaddress.ip_address(host).is_loopback
-    return False
-
-
-def _netloc(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _text(content: Any) -> str:
@@ -137,74 +138,6 @@ def _candidates(content: str) -> Iterator[str]:
     while len(lines) > 1:
         lines.pop()
         yield "\n".join(lines).strip()
-
-
-def _pieces(text: str, words: int) -> list[str]:
-    """``text`` cut into pieces of ``words`` words whose concatenation is ``text``."""
-    parts = _WORD_BOUNDARY.split(text) if text else []
-    return ["".join(parts[i : i + words]) for i in range(0, len(parts), words)]
-
-
-def _usage(prompt_tokens: int, reply: str) -> dict[str, int]:
-    completion = len(reply.split())
-    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion, "total_tokens": prompt_tokens + completion}
-
-
-def _json(obj: Any) -> bytes:
-    return json.dumps(obj).encode()
-
-
-def _response(status: int, body: bytes, keep: bool, ctype: str = "application/json", extra: str = "") -> bytes:
-    head = (
-        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nContent-Type: {ctype}\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: {'keep-alive' if keep else 'close'}\r\n{extra}\r\n"
-    )
-    return head.encode("latin-1") + body
-
-
-def _error(status: int, message: str, keep: bool, extra: str = "") -> bytes:
-    kind = {429: "rate_limit_error", 400: "invalid_request_error", 404: "not_found_error"}.get(status, "server_error")
-    body = {"error": {"message": message, "type": kind, "param": None, "code": str(status)}}
-    return _response(status, _json(body), keep, extra=extra)
-
-
-@dataclass
-class _Request:
-    method: str
-    path: str
-    body: bytes
-    keep: bool  # keep the connection open after the response; handlers may clear it
-
-
-class _BadRequest(Exception):
-    pass
-
-
-async def _read_request(reader: asyncio.StreamReader) -> _Request | None:
-    """One HTTP/1.1 request from ``reader``; None when the peer closed the connection."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except (asyncio.IncompleteReadError, ConnectionError):
-        return None
-    except asyncio.LimitOverrunError:
-        raise _BadRequest(431, "request header too large") from None
-    lines = head.decode("latin-1").split("\r\n")
-    try:
-        method, target, version = lines[0].split(" ")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
-        length = int(headers.get("content-length") or 0)
-    except ValueError:
-        raise _BadRequest(400, "malformed request") from None
-    if "transfer-encoding" in headers:
-        raise _BadRequest(501, "only Content-Length bodies are supported")
-    body = await reader.readexactly(length) if length else b""
-    conn = headers.get("connection", "").lower()
-    keep = conn == "keep-alive" if version == "HTTP/1.0" else conn != "close"
-    return _Request(method, target.split("?", 1)[0], body, keep)
-
-
-def _models(ids: tuple[str, ...]) -> bytes:
-    return _json({"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "test"} for i in ids]})
 
 
 class OracleServer:
@@ -236,7 +169,7 @@ class OracleServer:
 
     @property
     def url(self) -> str:
-        return f"http://{_netloc(self.config.host, self.port)}/v1"
+        return f"http://{netloc(self.config.host, self.port)}/v1"
 
     async def start(self) -> None:
         if self.config.max_concurrent is not None:
@@ -289,9 +222,9 @@ class OracleServer:
         try:
             while True:
                 try:
-                    req = await _read_request(reader)
-                except _BadRequest as exc:
-                    writer.write(_error(exc.args[0], exc.args[1], keep=False))
+                    req = await read_request(reader)
+                except BadRequest as exc:
+                    writer.write(error(exc.args[0], exc.args[1], keep=False))
                     break
                 out = None if req is None else await self._dispatch(req, reader)
                 if out is None:  # peer closed, or a "drop" fault
@@ -306,19 +239,19 @@ class OracleServer:
             self._tasks.discard(task)
             writer.close()
 
-    async def _dispatch(self, req: _Request, reader: asyncio.StreamReader) -> bytes | None:
+    async def _dispatch(self, req: Request, reader: asyncio.StreamReader) -> bytes | None:
         route = (req.method, req.path)
         if route == ("POST", "/v1/chat/completions"):
             return await self._chat(req, reader)
         if route == ("GET", "/v1/models"):
-            return _response(200, _models(self.config.served_models), req.keep)
+            return response(200, models_body(self.config.served_models), req.keep)
         if route == ("GET", "/stats"):
-            return _response(200, _json(self.stats()), req.keep)
+            return response(200, json_bytes(self.stats()), req.keep)
         if route == ("POST", "/shutdown"):
             req.keep = False
             asyncio.get_running_loop().call_soon(self.request_stop)
-            return _response(200, b'{"ok": true}', keep=False)
-        return _error(404, f"no route for {req.method} {req.path}", req.keep)
+            return response(200, b'{"ok": true}', keep=False)
+        return error(404, f"no route for {req.method} {req.path}", req.keep)
 
     def _lookup(self, content: str) -> tuple[str | None, Any]:
         if self.config.judge:
@@ -339,7 +272,7 @@ class OracleServer:
         rng = random.Random(f"{cfg.fault_seed}:{key}")
         return cfg.fault_kinds[rng.randrange(len(cfg.fault_kinds))] if rng.random() < cfg.fault_rate else None
 
-    async def _chat(self, req: _Request, reader: asyncio.StreamReader) -> bytes | None:
+    async def _chat(self, req: Request, reader: asyncio.StreamReader) -> bytes | None:
         try:
             payload = json.loads(req.body)
             messages = payload["messages"]
@@ -347,13 +280,13 @@ class OracleServer:
             for message in messages:  # every image well-formed, before anything is counted
                 _text(message.get("content"))
         except BadImage as exc:
-            return _error(400, str(exc), req.keep)
+            return error(400, str(exc), req.keep)
         except (ValueError, KeyError, TypeError, AttributeError):
-            return _error(400, "body must be JSON with a 'messages' list", req.keep)
+            return error(400, "body must be JSON with a 'messages' list", req.keep)
         limit = self.config.max_requests
         if limit is not None and self._requests >= limit:
             req.keep = False
-            return _error(503, "server request bound reached", keep=False)
+            return error(503, "server request bound reached", keep=False)
         content = _text(user[-1].get("content")) if user else ""
         if self.config.record_requests:
             self._received.append(payload)
@@ -376,7 +309,7 @@ class OracleServer:
         finally:
             self._capacity.release()
 
-    async def _served(self, req: _Request, reader: asyncio.StreamReader, payload: dict[str, Any], messages: list[Any],
+    async def _served(self, req: Request, reader: asyncio.StreamReader, payload: dict[str, Any], messages: list[Any],
                       key: str, reply: Any, counts: list[int], attempt: int) -> bytes | None:
         """A chat request admitted to be served: its latency, fault or answer."""
         limit = self.config.max_requests
@@ -407,46 +340,19 @@ class OracleServer:
         if fault == "drop":
             return None
         if fault == "malformed_json":
-            return _response(200, MALFORMED_BODY, keep)
+            return response(200, MALFORMED_BODY, keep)
         if fault == "empty_choices":
-            return _response(200, _json({**self._completion(payload, {"content": ""}, _usage(0, "")), "choices": []}), keep)
+            empty = completion_body(payload, {"content": ""}, usage_of(0, ""), next(self._ids))
+            return response(200, json_bytes({**empty, "choices": []}), keep)
         extra = "Retry-After: 0\r\n" if fault == "429" else ""
-        return _error(int(fault), f"injected fault {fault}", keep, extra=extra)
+        return error(int(fault), f"injected fault {fault}", keep, extra=extra)
 
     def _answer(self, payload: dict[str, Any], messages: list[Any], reply: dict[str, str], keep: bool) -> bytes:
-        usage = _usage(sum(len(_text(m.get("content")).split()) for m in messages), reply["content"])
+        usage = usage_of(sum(len(_text(m.get("content")).split()) for m in messages), reply["content"])
         if payload.get("stream"):
-            return self._stream(payload, reply, usage, keep)
-        return _response(200, _json(self._completion(payload, reply, usage)), keep)
+            return stream_response(payload, reply, usage, keep, next(self._ids), self.config.stream_chunk_tokens)
+        return response(200, json_bytes(completion_body(payload, reply, usage, next(self._ids))), keep)
 
-    def _completion(self, payload: dict[str, Any], reply: dict[str, str], usage: dict[str, int]) -> dict[str, Any]:
-        message = {"role": "assistant", "content": reply["content"]}
-        if reply.get("reasoning_content"):
-            message["reasoning_content"] = reply["reasoning_content"]
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": reply.get("finish_reason", "stop")}
-        return {"id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
-                "model": payload.get("model", "oracle"), "choices": [choice],
-                "usage": usage}
-
-    def _stream(self, payload: dict[str, Any], reply: dict[str, str], usage: dict[str, int], keep: bool) -> bytes:
-        """The whole SSE answer as one chunked HTTP response (one HTTP chunk per event)."""
-        base = {"id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": payload.get("model", "oracle")}
-
-        def chunk(delta: dict[str, str], finish: str | None = None) -> dict[str, Any]:
-            return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
-
-        n = self.config.stream_chunk_tokens
-        events = [chunk({"role": "assistant"})]
-        events += [chunk({"reasoning_content": p}) for p in _pieces(reply.get("reasoning_content", ""), n)]
-        events += [chunk({"content": p}) for p in _pieces(reply["content"], n)]
-        events.append(chunk({}, reply.get("finish_reason", "stop")))
-        if (payload.get("stream_options") or {}).get("include_usage"):
-            events.append({**base, "choices": [], "usage": usage})
-        lines = [b"data: %s\n\n" % _json(e) for e in events] + [b"data: [DONE]\n\n"]
-        head = ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                f"Transfer-Encoding: chunked\r\nConnection: {'keep-alive' if keep else 'close'}\r\n\r\n")
-        return head.encode() + b"".join(b"%x\r\n%s\r\n" % (len(x), x) for x in lines) + b"0\r\n\r\n"
 
 
 @dataclass
