@@ -510,3 +510,39 @@ def test_an_endpoint_down_at_start_is_compared_when_it_comes_back(pytester: pyte
         assert per["answered"] == 0 and per["requests"] == 0 and per["errors"]["models_differ"] == 1
         process = report["perf_metrics"]["model"]["main"]["endpoints"][missing.url]
         assert process["excluded"] == "serves oracle, other, where the fleet serves oracle"
+
+
+def test_an_endpoints_credentials_go_to_that_endpoint_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """user:password in one endpoint's URL is that endpoint's Basic auth: never sent to another endpoint,
+    and never in place of the api_key's Bearer there (the client made for the first URL used to send
+    the first endpoint's credentials to every endpoint)."""
+    import asyncio
+
+    from pytest_evalscope.models import fleet_transport
+    from pytest_evalscope.models.openai_api import OpenAIServiceModel
+
+    seen: list[tuple[str, str | None]] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append((request.url.host, request.headers.get("Authorization")))
+        if request.url.host == "dead":
+            raise httpx2.ConnectError("refused", request=request)
+        return httpx2.Response(200, json={"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+                                          "choices": [{"index": 0, "finish_reason": "stop",
+                                                       "message": {"role": "assistant", "content": "42"}}]})
+
+    mock = httpx2.MockTransport(answer)
+    monkeypatch.setattr(fleet_transport, "_inner_transports", lambda: lambda url: mock)
+    urls = ["http://alice:s3cret@dead:8001/v1", "http://live:8002/v1", "http://bob:pw@other:8003/v1"]
+    model = OpenAIServiceModel("m", urls, "sk-test", {"max_retries": 0}, {})
+
+    async def ask(n: int) -> None:
+        for _ in range(n):
+            await model.client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+        await model.aclose()
+
+    asyncio.run(ask(4))
+    alice, bob = "Basic " + "YWxpY2U6czNjcmV0", "Basic " + "Ym9iOnB3"  # base64 of alice:s3cret, bob:pw
+    assert {auth for host, auth in seen if host == "live"} == {"Bearer sk-test"}
+    assert {auth for host, auth in seen if host == "other"} == {bob}
+    assert {auth for host, auth in seen if host == "dead"} == {alice}

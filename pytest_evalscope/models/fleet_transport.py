@@ -15,6 +15,7 @@ picks and reports back how it went:
 from __future__ import annotations
 
 import asyncio
+import base64
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -40,11 +41,13 @@ class FleetTransport(httpx2.AsyncBaseTransport):
 
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
-        self.base = str(httpx2.URL(fleet.endpoints[0].url))  # as the client spells it (http://h:80/v1 is http://h/v1)
+        # as the client spells it (http://h:80/v1 is http://h/v1); the client is made without user:password
+        self.base = str(httpx2.URL(split_credentials(fleet.endpoints[0].url)[0]))
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         tried: set[int] = set()
         original = str(request.url)
+        own_auth = request.headers.get("Authorization")  # the api_key's, for endpoints without credentials
         while True:
             endpoint = self.fleet.pick(tried)
             if endpoint is None:
@@ -52,14 +55,14 @@ class FleetTransport(httpx2.AsyncBaseTransport):
                                 "out of service", request=request)
             if not endpoint.verified:  # down at start: its models are compared before its first request
                 try:
-                    admitted = await admit(self.fleet, endpoint, _auth_headers(request))
+                    admitted = await admit(self.fleet, endpoint, _auth_headers(request, own_auth))
                 except (httpx2.ConnectError, httpx2.ConnectTimeout):
                     admitted = False
                     self.fleet.failed(endpoint, "connect", hard=True)
                 if not admitted:
                     tried.add(self.fleet.index(endpoint))
                     continue
-            self._route(request, original, endpoint)
+            self._route(request, original, endpoint, own_auth)
             endpoint.requests += 1
             endpoint.in_flight += 1
             try:
@@ -82,10 +85,17 @@ class FleetTransport(httpx2.AsyncBaseTransport):
                 response.stream = tracked
             return response
 
-    def _route(self, request: httpx2.Request, original: str, endpoint: Endpoint) -> None:
+    def _route(self, request: httpx2.Request, original: str, endpoint: Endpoint, own_auth: str | None) -> None:
         if original.startswith(self.base):
-            request.url = httpx2.URL(endpoint.url + original[len(self.base):])
+            url, basic = split_credentials(endpoint.url)
+            request.url = httpx2.URL(url + original[len(self.base):])
             request.headers["Host"] = request.url.netloc.decode("ascii")
+            # user:password in an endpoint's URL is its Basic auth, as the client makes it of a single URL;
+            # each endpoint gets its own, never another's
+            if basic is not None:
+                request.headers["Authorization"] = basic
+            elif own_auth is not None:
+                request.headers["Authorization"] = own_auth
 
     async def aclose(self) -> None:
         seen: set[int] = set()
@@ -95,10 +105,22 @@ class FleetTransport(httpx2.AsyncBaseTransport):
                 await endpoint.inner.aclose()
 
 
-def _auth_headers(request: httpx2.Request) -> dict[str, str]:
-    """The request's own headers that a GET /models needs (authorization, API keys, custom headers)."""
-    skip = {"host", "content-length", "content-type", "accept-encoding", "transfer-encoding", "connection"}
-    return {k: v for k, v in request.headers.items() if k.lower() not in skip}
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """`url` without its user:password part, and that part as a Basic Authorization value (or None)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    plain = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    pair = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password or '')}"
+    return plain, "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
+
+def _auth_headers(request: httpx2.Request, own_auth: str | None) -> dict[str, str]:
+    """The request's own headers that a GET /models needs (authorization, API keys, custom headers), with
+    the api_key's Authorization (an endpoint tried before may have set its own Basic auth on the request)."""
+    skip = {"host", "content-length", "content-type", "accept-encoding", "transfer-encoding", "connection", "authorization"}
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in skip}
+    return {**headers, "Authorization": own_auth} if own_auth is not None else headers
 
 
 class _Tracked(httpx2.AsyncByteStream):

@@ -31,7 +31,7 @@ from typing import Any
 from ..config import redact_url
 from ..params import ConfigError, bounded_int, check_headers, did_you_mean, parse_int, parse_seconds
 from .base import ModelAPI, ModelError, ModelOutput
-from .fleet_transport import FleetClient, FleetTransport
+from .fleet_transport import FleetClient, FleetTransport, split_credentials
 from .http11 import Http11Transport, lean_transport_applies
 from .image_wire import wire_messages
 
@@ -104,7 +104,9 @@ class OpenAIServiceModel(ModelAPI):
         urls = [api_url] if isinstance(api_url, str) else list(api_url)
         # several endpoints: requests are spread over them under the client (models/fleet.py)
         self.fleet = FleetClient(urls, model_args) if len(urls) > 1 else None
-        self.client_args = {"base_url": urls[0], "api_key": api_key, **model_args}
+        # a fleet's client is made without user:password: the transport gives each endpoint its own (fleet_transport)
+        base = split_credentials(urls[0])[0] if self.fleet is not None else urls[0]
+        self.client_args = {"base_url": base, "api_key": api_key, **model_args}
         if "max_retries" not in model_args:
             self.client_args["max_retries"] = parse_int(generation_config.get("retries", DEFAULT_MAX_RETRIES), "generation_config.retries", 0)
         self.client_args["max_retries"] = self.max_retries = bounded_int(0, 100)(self.client_args["max_retries"],
