@@ -115,3 +115,41 @@ def test_a_malformed_marker_is_one_line(tampered: Path, tmp_path: Path, change: 
     done = _merge(tmp_path)
     assert done.returncode == 4 and error in done.stderr, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_a_report_journal_is_read_as_a_stream_and_only_the_selections_reports_are_kept(tmp_path: Path) -> None:
+    """A journal that inflates to far more than it holds (a gzip bomb: 1 GiB of newlines in 1 MiB) is read a
+    piece at a time, and only the last report of each phase of each selected node id stays in memory."""
+    import resource
+    import zlib
+
+    from pytest_evalscope.shards.marker import read_reports
+
+    def report(nodeid: str, when: str, pad: str = "") -> bytes:
+        return (json.dumps({"session": 1, "report": {"nodeid": nodeid, "when": when, "pad": pad}}) + "\n").encode()
+
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
+    out = [packer.compress(b"".join(report("a", w) for w in ("setup", "call", "teardown")))]
+    blanks = b"\n" * (16 << 20)
+    out += [packer.compress(blanks) for _ in range(64)]  # 1 GiB of nothing
+    out += [packer.compress(report("not-selected", "teardown", "x" * 1000)) for _ in range(1000)]
+    out += [packer.compress(report("a", "call", "again"))]
+    out.append(packer.flush())
+    (tmp_path / "shard").mkdir()
+    (tmp_path / "shard" / "reports-1.jsonl.gz").write_bytes(b"".join(out))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    finished = read_reports(tmp_path, {"a"})
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert set(finished) == {"a"}
+    assert [(r["when"], r["pad"]) for r in finished["a"]] == [("setup", ""), ("call", "again"), ("teardown", "")]
+    assert grown_mib < 200, grown_mib  # the whole inflated text was 1 GiB
+
+
+def test_a_report_line_too_long_to_be_one_is_one_line(tampered: Path, tmp_path: Path) -> None:
+    from pytest_evalscope.params import ConfigError
+    from pytest_evalscope.shards import marker
+
+    path = next((tampered / "shard").glob("reports-*.jsonl.gz"))
+    path.write_bytes(gzip.compress(b"{" + b" " * (marker.MAX_LINE_BYTES + 10)))
+    with pytest.raises(ConfigError, match="longer than"):
+        marker.read_reports(tampered)

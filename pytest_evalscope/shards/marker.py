@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from collections import defaultdict
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,9 @@ SCHEMA = "pytest_evalscope.shard/1"
 FOLDER = "shard"
 PART_FILE = "part.json"
 REPORTS_GLOB = "reports-*.jsonl.gz"
+MAX_LINE_BYTES = 64 << 20  # one report: a sample's record (images are references, not bytes)
+_READ_BYTES = 1 << 20
+_BLANK_LINES = re.compile(rb"\n{2,}")
 JUNIT_INI = ("junit_family", "junit_logging", "junit_log_passing_tests", "junit_suite_name", "junit_duration_report")
 
 
@@ -66,15 +71,34 @@ def forget_reports(run_dir: Path) -> None:
         path.unlink()
 
 
-def _lines(path: Path) -> list[str]:
-    """The whole lines of a gzip stream, also of one cut short (SIGKILL): its last, partial line is dropped."""
+def _lines(path: Path) -> Iterator[str]:
+    """The whole lines of a gzip stream, also of one cut short (SIGKILL): its last, partial line is dropped.
+    Read a piece at a time: a part's folder may come from elsewhere, and a small file can inflate to far
+    more than memory holds; a line longer than :data:`MAX_LINE_BYTES` is refused (ConfigError)."""
     decoder = zlib.decompressobj(wbits=31)
-    try:
-        text = decoder.decompress(path.read_bytes()).decode("utf-8", "replace")
-    except zlib.error:
-        return []
-    lines = text.split("\n")
-    return lines if decoder.eof else lines[:-1]
+    pending: list[bytes] = []  # the start of a line not ended yet, in pieces
+    held = 0
+    with path.open("rb") as handle:
+        while not decoder.eof:
+            data = decoder.unconsumed_tail or handle.read(_READ_BYTES)
+            if not data:
+                break  # cut short: what is pending is a torn line
+            try:
+                chunk = decoder.decompress(data, _READ_BYTES)
+            except zlib.error:
+                return
+            *ended, rest = _BLANK_LINES.sub(b"\n", chunk).split(b"\n")  # blank lines: none kept, none looped over
+            if ended:
+                ended[0] = b"".join([*pending, ended[0]])
+                yield from (line.decode("utf-8", "replace") for line in ended if line)
+                pending, held = [], 0
+            pending.append(rest)
+            held += len(rest)
+            if held > MAX_LINE_BYTES:
+                raise ConfigError(f"{path}: a line longer than {MAX_LINE_BYTES >> 20} MiB; not a report journal this "
+                                  "version wrote")
+    if decoder.eof and held:
+        yield b"".join(pending).decode("utf-8", "replace")
 
 
 def write_part(run_dir: Path, data: dict[str, Any]) -> None:
@@ -133,21 +157,23 @@ def _problem(data: dict[str, Any]) -> str | None:
     return None
 
 
-def read_reports(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
+def read_reports(run_dir: Path, nodeids: Collection[str] | None = None) -> dict[str, list[dict[str, Any]]]:
     """Node id -> its reports (serialized) from the last session that finished it (a teardown report);
-    node ids no session finished are left out. A torn last line (SIGKILL) is skipped."""
-    by_session: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    node ids no session finished are left out, and with `nodeids` those not among them. A session keeps
+    the last report of each phase of a node id. A torn last line (SIGKILL) is skipped."""
+    by_session: dict[str, dict[int, dict[Any, dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for path in sorted((run_dir / FOLDER).glob(REPORTS_GLOB)):
         for line in _lines(path):
             try:
                 entry = json.loads(line)
                 report, session = entry["report"], int(entry["session"])
-                by_session[report["nodeid"]][session].append(report)
+                if nodeids is None or report["nodeid"] in nodeids:
+                    by_session[report["nodeid"]][session][str(report.get("when"))] = report
             except (ValueError, KeyError, TypeError):
                 continue
     finished: dict[str, list[dict[str, Any]]] = {}
     for nodeid, sessions in by_session.items():
-        done = [n for n, reports in sessions.items() if any(r.get("when") == "teardown" for r in reports)]
+        done = [n for n, reports in sessions.items() if "teardown" in reports]
         if done:
-            finished[nodeid] = sessions[max(done)]
+            finished[nodeid] = list(sessions[max(done)].values())
     return finished

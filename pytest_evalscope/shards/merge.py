@@ -141,8 +141,8 @@ def _check_same_run(parts: list[dict[str, Any]]) -> None:
 
 def _add_part(plan: MergePlan, part: dict[str, Any], allow_partial: bool) -> None:
     marker, folder = part["marker"], part["dir"]
-    reports = read_reports(folder)
     selection = marker["selection"]
+    reports = read_reports(folder, set(selection["nodeids"]))
     page = marker.get("page") or ""
     done = [(place, page, reports[nodeid]) for nodeid, place in zip(selection["nodeids"], selection["positions"], strict=True)
             if nodeid in reports]
