@@ -166,6 +166,8 @@ class TaskConfig:
             data["generation_config"] = redact_mapping(self.generation_config)
             data["api_url"] = redact_urls(self.api_url)
             data["judge_model_args"] = redact_mapping(self.judge_model_args)
+            if data["judge_model_args"].get("api_url") is not None:  # user:password@ and ?key= as api_url's
+                data["judge_model_args"]["api_url"] = redact_urls(data["judge_model_args"]["api_url"])
             data["eval_config"] = redact_tree(self.eval_config)
         return data
 

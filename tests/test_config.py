@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,11 @@ def test_config_file_errors(tmp_path: Path) -> None:
     listing.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_config_file(listing)
+
+
+def test_a_judges_url_credentials_are_redacted_as_the_models_are() -> None:
+    # judge_model_args.api_url reaches configs/task_config.yaml, a shard's part.json and the service's job listing
+    data = build({"model": "m", "api_url": "http://u:pw1@h:1/v1",
+                  "judge_model_args": {"api_url": "http://judge:pw2@j:2/v1?key=k3", "model_id": "j"}}).to_dict(redact=True)
+    assert not {"pw1", "pw2", "k3"} & set(re.findall(r"pw\d|k3", json.dumps(data)))
+    assert data["judge_model_args"]["api_url"].startswith("http://") and data["judge_model_args"]["model_id"] == "j"
