@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,7 @@ class TaskConfig:
             if data["judge_model_args"].get("api_url") is not None:  # user:password@ and ?key= as api_url's
                 data["judge_model_args"]["api_url"] = redact_urls(data["judge_model_args"]["api_url"])
             data["eval_config"] = redact_tree(self.eval_config)
+            data["dataset_args"] = redact_settings(self.dataset_args)
         return data
 
 
@@ -193,6 +195,33 @@ def redact_tree(value: Any) -> Any:
                 for k, v in value.items()}
     if isinstance(value, list):
         return [redact_tree(v) for v in value]
+    return value
+
+
+# dataset_args words are looser than headers' (answer_key, sort_key, tokens are settings there): in a
+# benchmark's settings only these names hold secrets (RAG embeddings, a retrieval reranker's api_key)
+_SETTING_SECRET = re.compile(r"(^|[_-])(api[_-]?key|apikey|token|secret|password|passwd|authorization|cookie)$|^key$")
+_SETTING_URLS = frozenset({"api_base", "api_url", "base_url", "url", "endpoint"})
+
+
+def redact_settings(value: Any) -> Any:
+    """A benchmark's settings (dataset_args) with the keys and URL credentials a block may carry masked."""
+    if isinstance(value, Mapping):
+        result: dict[Any, Any] = {}
+        for key, item in value.items():
+            lowered = str(key).lower()
+            if lowered == "headers" and isinstance(item, Mapping):
+                result[key] = redact_mapping(item)
+            elif lowered in _SETTING_URLS and (isinstance(item, str) or
+                                               (isinstance(item, list) and all(isinstance(u, str) for u in item))):
+                result[key] = redact_urls(item)
+            elif _SETTING_SECRET.search(lowered) and isinstance(item, str) and item not in ("", "EMPTY"):
+                result[key] = REDACTED
+            else:
+                result[key] = redact_settings(item)
+        return result
+    if isinstance(value, list):
+        return [redact_settings(v) for v in value]
     return value
 
 

@@ -136,3 +136,20 @@ def test_a_judges_url_credentials_are_redacted_as_the_models_are() -> None:
                   "judge_model_args": {"api_url": "http://judge:pw2@j:2/v1?key=k3", "model_id": "j"}}).to_dict(redact=True)
     assert not {"pw1", "pw2", "k3"} & set(re.findall(r"pw\d|k3", json.dumps(data)))
     assert data["judge_model_args"]["api_url"].startswith("http://") and data["judge_model_args"]["model_id"] == "j"
+
+
+def test_keys_inside_dataset_args_are_redacted_and_other_settings_kept() -> None:
+    # a RAG suite's embeddings and a retrieval reranker carry their own api_key and URL
+    args = {"ragas": {"extra_params": {"embeddings": {"provider": "openai", "api_key": "sk-emb-1",
+                                                      "api_base": "http://u:pw2@127.0.0.1:9/v1", "model_name": "e5"}}},
+            "retrieval": {"extra_params": {"reranker": {"api_url": "http://127.0.0.1:7/v1?api_key=k3",
+                                                        "api_key": "sk-rr-4", "model": "rr"}, "top_k": 5}},
+            "general_qa": {"extra_params": {"answer_key": "gold", "max_tokens": 8}}}
+    data = build({"model": "m", "api_url": "http://127.0.0.1:8/v1", "dataset_args": args}).to_dict(redact=True)
+    text = json.dumps(data)
+    assert not re.findall(r"sk-emb-1|pw2|k3|sk-rr-4", text)
+    assert data["dataset_args"]["ragas"]["extra_params"]["embeddings"]["api_key"] == REDACTED
+    assert data["dataset_args"]["ragas"]["extra_params"]["embeddings"]["api_base"].startswith("http://")
+    assert data["dataset_args"]["retrieval"]["extra_params"]["top_k"] == 5
+    assert data["dataset_args"]["general_qa"]["extra_params"] == {"answer_key": "gold", "max_tokens": 8}
+    assert build({"model": "m", "dataset_args": args}).to_dict(redact=False)["dataset_args"] == args

@@ -107,3 +107,23 @@ def test_ragas_embeddings_are_held_to_the_same_rules(tmp_path: Path, allow: bool
         assert code == 400 and answer["field"] == f"{field}.model_name_or_path", answer
     else:
         assert code == 400 and answer["error"].startswith(f"{field}.provider: huggingface runs a local model"), answer
+
+
+@pytest.mark.parametrize("as_text", [False, True], ids=["object", "json-text"])
+def test_keys_a_request_gives_inside_dataset_args_never_reach_the_job_listing_or_disk(tmp_path: Path,
+                                                                                     as_text: bool) -> None:
+    import json
+
+    client = _client(tmp_path)
+    args = {"ragas": {"extra_params": {"embeddings": {"provider": "openai", "model_name_or_path": "e5",
+                                                      "api_base": "http://u:pw-77@127.0.0.1:8000/v1",
+                                                      "api_key": "sk-LEAK-66"}}}}
+    status, answer = _post(client, {"model": "m", "api_url": ALLOWED, "datasets": ["ragas"],
+                                    "judge_model_args": {"model_id": "j", "api_url": ALLOWED},
+                                    "dataset_args": json.dumps(args) if as_text else args})
+    assert status == 202, answer
+    listing = json.dumps(client.get(f"/api/v1/jobs/{answer['job_id']}").json())
+    on_disk = [p.read_text(errors="replace") for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert on_disk and '"dataset_args"' in listing
+    for secret in ("sk-LEAK-66", "pw-77"):
+        assert secret not in listing and not any(secret in text for text in on_disk)

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..config import redact_settings
 from .outputs import atomic_write
 
 SETTINGS_FILE = "suite_settings.json"
@@ -36,7 +37,7 @@ def suite_settings(benchmark: Any) -> dict[str, Any]:
     values["extra_params"] = {k: v for k, v in (getattr(benchmark, "extra", None) or {}).items()
                               if k not in ("isolation", "timeout")}  # the sandbox is the operator's, not the benchmark's
     values["benchmark"] = benchmark.name
-    return json.loads(json.dumps(values, default=str))
+    return redact_settings(json.loads(json.dumps(values, default=str)))  # a RAG suite's embeddings key, a reranker's
 
 
 def write_settings(run_dir: Path, settings: dict[str, dict[str, Any]]) -> None:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import redact_mapping, redact_url
+from ..config import redact_mapping, redact_settings, redact_url
 from ..runlock import holder
 from .policy import job_environment
 from .schema import RequestError
@@ -73,6 +73,14 @@ class Job:
                 shown[key] = redact_url(shown[key])
             elif isinstance(shown.get(key), list):  # a fleet's endpoints
                 shown[key] = [redact_url(u) if isinstance(u, str) else u for u in shown[key]]
+        args = shown.get("dataset_args")
+        if isinstance(args, str):  # the service takes dataset_args as an object or as its JSON text
+            try:
+                args = json.loads(args)
+            except ValueError:
+                args = None
+        if isinstance(args, dict):
+            shown["dataset_args"] = redact_settings(args)
         shown["api_key"] = "***" if self.api_key else None
         return shown
 
