@@ -52,8 +52,10 @@ def session_args(files: list[str], extra: Sequence[str] = ()) -> list[str]:
     # Node ids are relative to the suites folder (eval_gsm8k.py::gsm8k[main-42]); pytest's cache (--lf)
     # stays in the current directory.
     cache = os.path.join(os.getcwd(), ".pytest_cache")
+    # without the cache plugin pytest warns that cache_dir is an unknown ini key
+    no_cache = any(a.replace(" ", "") in ("no:cacheprovider", "-pno:cacheprovider") for a in extra)
     return [*files, "-c", str(Path(__file__).with_name("session.ini")), "--rootdir", str(suites_dir()),
-            "-o", f"cache_dir={cache}",
+            *(() if no_cache else ("-o", f"cache_dir={cache}")),
             # this package is imported before pytest starts; its asserts need no rewriting
             "-W", "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning", *extra]
 

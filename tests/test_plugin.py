@@ -215,3 +215,21 @@ def test_use_cache_with_a_narrower_selection_keeps_the_earlier_samples(pytester:
         assert [json.loads(line)["index"] for line in (run / kind / "mock/gsm8k_main.jsonl").read_text().splitlines()] == list(range(20))
     after = json.loads((run / "reports/mock/gsm8k.json").read_text())
     assert (after["num"], after["score"], after["metrics"]) == (before["num"], before["score"], before["metrics"])
+
+
+def test_eval_without_pytests_cache_plugin_prints_no_config_warning(tmp_path: Path) -> None:
+    # session_args sets cache_dir; with -p no:cacheprovider pytest would warn it is an unknown ini key
+    import subprocess
+    import sys
+
+    from .conftest import GSM8K_DIR
+
+    args = json.dumps({"gsm8k": {"local_path": str(GSM8K_DIR)}})
+    done = subprocess.run([sys.executable, "-m", "pytest_evalscope.cli", "eval", "--model", "m", "--api-url",
+                           "http://127.0.0.1:9/v1", "--datasets", "gsm8k", "--limit", "2", "--dataset-args", args,
+                           "--", "--collect-only", "-q", "-p", "no:cacheprovider"],
+                          check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 tests collected" in done.stdout
+    assert "Unknown config option" not in done.stdout + done.stderr
+    assert not (tmp_path / ".pytest_cache").exists()
