@@ -115,16 +115,23 @@ def test_beir_folder_serial_and_xdist_encode_the_corpus_once(pytester: pytest.Py
 
 def test_a_reranker_as_the_run_s_model_scores_the_whole_corpus(e5: Any, tmp_path: Path) -> None:
     """Retrieve-then-rerank (top_k sent, only those kept, -n 0 = -n 2) is tested through EvalScope's two-stage
-    MTEB config in tests/test_backends_config_mteb.py; here the reranker is the run's own model."""
+    MTEB config in tests/test_backends_config_mteb.py; here the reranker is the run's own model (-n 0 = -n 2)."""
     from pytest_evalscope import run_task
     from pytest_evalscope.testing.embed_servers import rerank_server
 
+    reports = []
     with rerank_server(e5) as (rerank_url, handler):
-        report = run_task({"eval_type": "rerank", "api_url": rerank_url, "model": "bi-encoder", "limit": 3,
-                           "model_args": {"batch_size": 100}, "datasets": ["retrieval"], "work_dir": str(tmp_path / "alone"),
-                           "dataset_args": {"retrieval": {"local_path": str(RAG)}}})["retrieval"]
-        assert report["num"] == 3 and report["score"] == 1.0
-        assert len(handler.bodies) == 3 and all(len(b["documents"]) == 10 for b in handler.bodies)
+        for workers in ("0", "2"):
+            report = run_task({"eval_type": "rerank", "api_url": rerank_url, "model": "bi-encoder", "limit": 3,
+                               "model_args": {"batch_size": 100}, "datasets": ["retrieval"],
+                               "work_dir": str(tmp_path / f"alone{workers}"),
+                               "dataset_args": {"retrieval": {"local_path": str(RAG)}}},
+                              ["-n", workers, "-p", "no:cacheprovider"])["retrieval"]
+            assert report["num"] == 3 and report["score"] == 1.0
+            assert len(handler.bodies) == 3 * len(reports) + 3 and all(len(b["documents"]) == 10 for b in handler.bodies)
+            report.pop("perf_metrics")
+            reports.append(report)
+    assert reports[0] == reports[1]
 
 
 def _encoder_args() -> list[str]:
