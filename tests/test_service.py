@@ -493,3 +493,22 @@ def test_cancel_reaches_a_job_started_with_sigint_ignored(tmp_path: Path) -> Non
         assert job.done.wait(30), "SIGINT did not stop the job (SIGKILL would only come after 60 s)"
         progress = job.progress()
         assert job.state == CANCELLED and progress["state"] == "interrupted" and progress["done"] < 30
+
+
+def test_a_read_root_given_through_a_symlinked_folder_admits_paths_written_through_it(tmp_path: Path) -> None:
+    # ../shared beside a checkout is often a symlink: the operator's --read-root and the request's paths
+    # both name it, and the real files lie under its target
+    from starlette.testclient import TestClient
+
+    real, outside = tmp_path / "real", tmp_path / "outside"
+    (real / "data" / "gsm8k").mkdir(parents=True)
+    (outside / "gsm8k").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real)
+    (real / "data" / "escape").symlink_to(outside)  # a symlink inside the root, pointing out of it
+    config = ServiceConfig(output_dir=str(tmp_path / "out"), read_roots=[str(tmp_path / "link" / "data")], launch=False)
+    client = TestClient(create_app(config), raise_server_exceptions=False)
+    base = {"model": "m", "api_url": "http://127.0.0.1:9/v1", "datasets": ["gsm8k"], "limit": 1}
+    for path, code in ((tmp_path / "link" / "data" / "gsm8k", 202), (real / "data" / "gsm8k", 202),
+                       (tmp_path / "link" / "data" / "escape" / "gsm8k", 400), (outside / "gsm8k", 400)):
+        answer = client.post("/api/v1/eval?async=true", json={**base, "dataset_args": {"gsm8k": {"local_path": str(path)}}})
+        assert answer.status_code == code, (path, answer.json())

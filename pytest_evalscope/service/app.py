@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import os
 import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -183,7 +184,9 @@ class Service:
         self.operator = Operator(config.limits, _code_refusal(config.sandbox_isolation), config.allow_checkpoints,
                                  tuple(config.allow_urls), config.sandbox_isolation)
         # the output root is always readable (use_cache); the operator's eval_defaults are not checked
-        self.read_roots = [Path(r).expanduser().resolve() for r in config.read_roots]
+        # as the operator wrote them (absolute): confine_reads also resolves them, so a root reached
+        # through a symlinked folder admits the paths written through that folder
+        self.read_roots = [Path(os.path.abspath(os.path.expanduser(r))) for r in config.read_roots]
         if self.read_roots:
             self.read_roots.append(self.root)
 

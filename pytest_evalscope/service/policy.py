@@ -274,7 +274,10 @@ def confine_reads(body: Any, kind: str, roots: list[Path]) -> None:
             resolved = path.resolve()
         except (OSError, RuntimeError):  # a symlink loop: refused like any path outside
             resolved = None
-        if resolved is None or not any(inside(resolved, root) and inside(path, root) for root in roots):
+        # the real file lies under a root's real folder, and the name as written under the root (as the
+        # operator wrote it, or resolved): no symlink outside the roots is followed on the way
+        if resolved is None or not any(inside(resolved, root.resolve()) and (inside(path, root) or inside(path, root.resolve()))
+                                       for root in roots):
             raise RequestError(f"{name}: this path is outside the service's read roots; give a path under "
                                f"{', '.join(str(r) for r in roots)}", name)
 
