@@ -17,7 +17,7 @@ import concurrent.futures
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,16 +163,7 @@ class Pipeline:
         if loop is None:
             return
         variants = [m for m in self._variants.values() if m is not self._model]
-        for closing in (self._model, *variants, self._scorer.judge if self._scorer is not None else None):
-            if closing is None:
-                continue
-            try:
-                asyncio.run_coroutine_threadsafe(closing.aclose(), loop).result(timeout=5)
-            except Exception:  # closing connections is best effort at shutdown
-                pass
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_loop(loop, self._thread, (self._model, *variants, self._scorer.judge if self._scorer is not None else None))
         self._loop = None
         if self.journal is not None:
             self.journal.close()
@@ -287,3 +278,18 @@ class Pipeline:
             return asyncio.run_coroutine_threadsafe(read(), loop).result(timeout=5)
         except Exception:  # figures are a nicety; never fail a run over them
             return None
+
+
+def stop_loop(loop: asyncio.AbstractEventLoop, thread: threading.Thread | None, models: Iterable[Any]) -> None:
+    """Close `models` (their connections) on the background `loop`, then stop it and join its thread;
+    best effort, as it runs at shutdown."""
+    for model in models:
+        if model is None:
+            continue
+        try:
+            asyncio.run_coroutine_threadsafe(model.aclose(), loop).result(timeout=5)
+        except Exception:  # closing connections is best effort at shutdown
+            pass
+    loop.call_soon_threadsafe(loop.stop)
+    if thread is not None:
+        thread.join(timeout=5)

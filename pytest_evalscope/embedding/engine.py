@@ -20,6 +20,7 @@ import pytest
 from ..models.embedding import EncoderAPI, RerankerAPI, TextKind
 from ..models.registry import ModelSpec, can, create
 from ..params import ConfigError
+from ..pipeline import stop_loop
 from .store import cached_matrix, matrix_key
 
 T = TypeVar("T")
@@ -103,14 +104,7 @@ class EmbedEngine:
         loop = self._loop
         if loop is None:
             return
-        for model in self._models.values():
-            try:
-                asyncio.run_coroutine_threadsafe(model.aclose(), loop).result(timeout=5)
-            except Exception:  # closing connections is best effort at shutdown
-                pass
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        stop_loop(loop, self._thread, self._models.values())
         self._loop = None
 
 
