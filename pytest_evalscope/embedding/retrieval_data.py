@@ -12,12 +12,11 @@ integer stops the run with the file and line.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..datasets.local import DatasetError
+from ..datasets.local import DatasetError, read_file
 
 
 @dataclass
@@ -29,19 +28,12 @@ class RetrievalData:
 
 
 def _jsonl(path: Path, fields: tuple[str, ...]) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise DatasetError(f"{path}:{number}: not a JSON line ({exc})") from None
-            missing = [f for f in fields if not isinstance(row, dict) or f not in row]
-            if missing:
-                raise DatasetError(f"{path}:{number}: missing field {missing[0]!r}; a line needs {', '.join(fields)}")
-            rows.append(row)
+    """The records of a JSON-lines file (read as every dataset file is), each holding `fields`."""
+    rows = read_file(path)
+    for number, row in enumerate(rows, 1):
+        missing = [f for f in fields if f not in row]
+        if missing:
+            raise DatasetError(f"{path}: record {number} has no field {missing[0]!r}; a line needs {', '.join(fields)}")
     return rows
 
 
